@@ -1,0 +1,177 @@
+"""Pandera models for every warehouse table.
+
+The Arrow schemas (`schemas.arrow`) and the data dictionary (`docs/tables.md`) are derived from
+these models; nothing else restates a column list.
+"""
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+ACCEPTED_PARAGRAPH_KINDS = ("paragraph", "heading")
+ACCEPTED_QUARANTINE_STAGES = ("discover", "read", "decode", "clean", "extract", "validate")
+ACCEPTED_RUN_STATUSES = ("succeeded", "failed")
+
+SHA256_HEX = r"^[0-9a-f]{64}$"
+RULE_ID = r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$"
+
+
+class ContractModel(pa.DataFrameModel):
+    """Shared configuration: exact column set, values coerced to the declared types."""
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class ArticleKey(ContractModel):
+    """Columns shared by every per-article table."""
+
+    article_id: Series[str] = pa.Field(
+        str_length={"min_value": 32, "max_value": 32},
+        description="Stable article id: the first 32 hex digits of content_sha256.",
+    )
+
+
+class Articles(ArticleKey):
+    """One row per landed article: cleaned body plus the metadata the text states."""
+
+    article_id: Series[str] = pa.Field(
+        unique=True,
+        str_length={"min_value": 32, "max_value": 32},
+        description="Stable article id: the first 32 hex digits of content_sha256.",
+    )
+    source_uri: Series[str] = pa.Field(description="Where the file was read from (file:// URI).")
+    content_sha256: Series[str] = pa.Field(
+        unique=True, str_matches=SHA256_HEX, description="SHA-256 of the raw file bytes."
+    )
+    publisher: Series[str] = pa.Field(
+        nullable=True,
+        description="Site or publication name, from a masthead, copyright or footer line.",
+    )
+    title: Series[str] = pa.Field(nullable=True, description="Headline; null when none was found.")
+    subtitle: Series[str] = pa.Field(nullable=True, description="Dek or standfirst under the headline.")
+    author: Series[str] = pa.Field(
+        nullable=True, description="Byline as printed (names joined by ', ' when several)."
+    )
+    published_at: Series[pd.Timestamp] = pa.Field(
+        nullable=True,
+        description="Publication time as printed (wall-clock time, time zone not converted); "
+        "null when the text does not say.",
+    )
+    published_at_text: Series[str] = pa.Field(
+        nullable=True, description="The text published_at was parsed from."
+    )
+    section: Series[str] = pa.Field(nullable=True, description="Section or category label.")
+    dateline: Series[str] = pa.Field(
+        nullable=True,
+        description="Place (and agency) opening the first paragraph, e.g. 'TOKYO'; removed from the body.",
+    )
+    update_note: Series[str] = pa.Field(
+        nullable=True, description="Revision marker such as '2nd UPDATE' or '(Updates with ...)'."
+    )
+    language: Series[str] = pa.Field(
+        nullable=True,
+        str_matches=r"^[a-z]{2}$",
+        description="ISO 639-1 code of the body, from py3langid; null when the body is too short.",
+    )
+    body_text: Series[str] = pa.Field(
+        str_length={"min_value": 1},
+        description="Cleaned article body: paragraphs and subheadings joined by a blank line; "
+        "no headline, byline, captions or credits.",
+    )
+    word_count: Series[int] = pa.Field(ge=1, description="Words in body_text.")
+    encoding: Series[str] = pa.Field(description="Encoding the raw bytes were decoded from.")
+    cleaner_version: Series[str] = pa.Field(
+        description="Fingerprint of the rule table and cleaner code that produced this row."
+    )
+    run_id: Series[str] = pa.Field(description="The run that landed this row (see runs).")
+    ingested_at: Series[pd.Timestamp] = pa.Field(description="When the row was landed (UTC).")
+
+
+class Paragraphs(ArticleKey):
+    """The body of each article, one row per paragraph or subheading, in reading order."""
+
+    position: Series[int] = pa.Field(ge=0, description="0-based order within the article body.")
+    kind: Series[str] = pa.Field(
+        isin=list(ACCEPTED_PARAGRAPH_KINDS), description="'paragraph' or 'heading' (a subheading)."
+    )
+    text: Series[str] = pa.Field(str_length={"min_value": 1}, description="Paragraph text.")
+    line_number: Series[int] = pa.Field(ge=1, description="1-based line in the input file.")
+
+
+class RemovedLines(ArticleKey):
+    """Every non-blank input line that is not body text, with the rule that took it out."""
+
+    line_number: Series[int] = pa.Field(ge=1, description="1-based line in the input file.")
+    text: Series[str] = pa.Field(description="The line as read (after whitespace normalization).")
+    rule_id: Series[str] = pa.Field(
+        str_matches=RULE_ID,
+        description="Id of the rule that removed the line (see tasks/clean/rules.toml); "
+        "'metadata.*' ids mark lines that became a metadata field.",
+    )
+    reason: Series[str] = pa.Field(description="Why the rule removes such lines.")
+
+
+class Captions(ArticleKey):
+    """Photo captions and credits found in the article."""
+
+    line_number: Series[int] = pa.Field(ge=1, description="Line of the caption (or credit).")
+    text: Series[str] = pa.Field(
+        nullable=True, description="Caption text; null when the page prints only a credit."
+    )
+    credit: Series[str] = pa.Field(
+        nullable=True, description="Photographer or agency credited, e.g. 'AFP'."
+    )
+
+
+class Quarantine(ContractModel):
+    """Inputs that could not be landed, with a reason a person can act on."""
+
+    source_uri: Series[str] = pa.Field(description="Where the file was read from.")
+    content_sha256: Series[str] = pa.Field(
+        nullable=True, str_matches=SHA256_HEX, description="SHA-256 of the raw bytes; null if unreadable."
+    )
+    file_size_bytes: Series[int] = pa.Field(ge=0, nullable=True, description="Size on disk.")
+    stage: Series[str] = pa.Field(
+        isin=list(ACCEPTED_QUARANTINE_STAGES), description="Pipeline stage that rejected the input."
+    )
+    check_name: Series[str] = pa.Field(
+        description="Short machine-readable name of the failed check, e.g. 'empty_file'."
+    )
+    error: Series[str] = pa.Field(description="Plain-words reason and what to do about it.")
+    failure_case: Series[str] = pa.Field(
+        nullable=True, description="The offending value, for schema failures."
+    )
+    run_id: Series[str] = pa.Field(description="The run that quarantined the input.")
+    quarantined_at: Series[pd.Timestamp] = pa.Field(description="When (UTC).")
+
+
+class Runs(ContractModel):
+    """One row per ingest run, written in the same transaction as its data."""
+
+    run_id: Series[str] = pa.Field(unique=True, description="Run id (also the Prefect flow run id).")
+    started_at: Series[pd.Timestamp] = pa.Field(description="Start time (UTC).")
+    finished_at: Series[pd.Timestamp] = pa.Field(description="End time (UTC).")
+    status: Series[str] = pa.Field(
+        isin=list(ACCEPTED_RUN_STATUSES), description="'succeeded' or 'failed'."
+    )
+    sources: Series[str] = pa.Field(description="Source paths given to the run, joined by ';'.")
+    files_seen: Series[int] = pa.Field(ge=0, description="Files discovered.")
+    articles_landed: Series[int] = pa.Field(ge=0, description="New articles landed.")
+    files_quarantined: Series[int] = pa.Field(ge=0, description="Files sent to quarantine.")
+    files_skipped: Series[int] = pa.Field(
+        ge=0, description="Files already landed or quarantined before, or repeats within the run."
+    )
+    cleaner_version: Series[str] = pa.Field(description="Cleaner fingerprint used by the run.")
+    stage_seconds: Series[str] = pa.Field(description="JSON object: seconds spent per stage.")
+
+
+TABLE_MODELS: dict[str, type[ContractModel]] = {
+    "articles": Articles,
+    "paragraphs": Paragraphs,
+    "removed_lines": RemovedLines,
+    "captions": Captions,
+    "quarantine": Quarantine,
+    "runs": Runs,
+}

@@ -1,0 +1,47 @@
+"""Run settings: one frozen object, loaded when a flow starts (never at import)."""
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+DEFAULT_WAREHOUSE = Path("warehouse_data")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Knobs of a run. Override any field with the environment variable NEWS_ETL_<FIELD>."""
+
+    warehouse: Path = DEFAULT_WAREHOUSE
+    batch_size: int = 1000
+    max_file_bytes: int = 5_000_000
+    # A file whose decoded text has more than this share of control characters is binary.
+    max_control_char_ratio: float = 0.01
+    # Lines with at least this many words and a sentence ending count as prose.
+    prose_min_words: int = 10
+    # Fragments outside the body with at most this many words are removed as layout debris.
+    fragment_max_words: int = 4
+    # Headline-like lines (title, dek, subheading) have at most this many words.
+    headline_max_words: int = 30
+    # Bodies with fewer words than this are not identified for language.
+    language_min_words: int = 5
+    # Names of photo and news agencies that appear in credit lines.
+    credit_agencies: tuple[str, ...] = field(
+        default=(
+            "AFP", "AP", "Associated Press", "Reuters", "Getty Images", "Bloomberg", "EPA",
+            "EPA-EFE", "Xinhua", "Shutterstock", "Pool", "AAP", "PA", "Kyodo", "Yonhap",
+            "Anadolu", "ANI", "PTI", "IANS", "dpa", "Alamy", "NurPhoto", "SOPA Images",
+        )
+    )  # fmt: skip
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Defaults, then NEWS_ETL_* environment variables, then explicit overrides."""
+    values: dict[str, object] = {}
+    for spec in fields(Settings):
+        raw = os.environ.get(f"NEWS_ETL_{spec.name.upper()}")
+        if raw is None or spec.name == "credit_agencies":
+            continue
+        default = getattr(Settings, spec.name, None)
+        values[spec.name] = Path(raw) if spec.name == "warehouse" else type(default)(raw)
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return replace(Settings(), **values)
