@@ -50,7 +50,9 @@ class Articles(ArticleKey):
         description="Site or publication name, from a masthead, copyright or footer line.",
     )
     title: Series[str] = pa.Field(nullable=True, description="Headline; null when none was found.")
-    subtitle: Series[str] = pa.Field(nullable=True, description="Dek or standfirst under the headline.")
+    subtitle: Series[str] = pa.Field(
+        nullable=True, description="Dek or standfirst under the headline."
+    )
     author: Series[str] = pa.Field(
         nullable=True, description="Byline as printed (names joined by ', ' when several)."
     )
@@ -130,7 +132,9 @@ class Quarantine(ContractModel):
 
     source_uri: Series[str] = pa.Field(description="Where the file was read from.")
     content_sha256: Series[str] = pa.Field(
-        nullable=True, str_matches=SHA256_HEX, description="SHA-256 of the raw bytes; null if unreadable."
+        nullable=True,
+        str_matches=SHA256_HEX,
+        description="SHA-256 of the raw bytes; null if unreadable.",
     )
     file_size_bytes: Series[int] = pa.Field(ge=0, nullable=True, description="Size on disk.")
     stage: Series[str] = pa.Field(
@@ -150,7 +154,9 @@ class Quarantine(ContractModel):
 class Runs(ContractModel):
     """One row per ingest run, written in the same transaction as its data."""
 
-    run_id: Series[str] = pa.Field(unique=True, description="Run id (also the Prefect flow run id).")
+    run_id: Series[str] = pa.Field(
+        unique=True, description="Run id (also the Prefect flow run id)."
+    )
     started_at: Series[pd.Timestamp] = pa.Field(description="Start time (UTC).")
     finished_at: Series[pd.Timestamp] = pa.Field(description="End time (UTC).")
     status: Series[str] = pa.Field(

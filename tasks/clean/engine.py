@@ -1,0 +1,388 @@
+"""Line classifier: decide for every line of a scraped page whether it is article body.
+
+`clean_text` never names a phrase: phrases live in the rule table (`rules.toml`), and the
+structural detectors below look only at the shape of lines and their neighbours. Every line that
+is not body gets a role and the id of the rule that took it.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tasks.clean.rules import Rule, RuleSet
+from tasks.extract.dates import parse_timestamp_line
+from tasks.settings import Settings
+
+KEPT_ROLES = ("paragraph", "heading")
+# Roles that sit between two printings of a line without breaking the repeat.
+_TRANSPARENT_ROLES = frozenset(
+    {"boilerplate", "layout", "credit", "print_footer", "timestamp_unparsed", "duplicate"}
+)
+_WORD = re.compile(r"\w+")
+_NON_WORD = re.compile(r"\W+")
+_SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]»]*(?:\s*[-–—])?$")
+_BULLET = re.compile(r"^[-•·*]\s+")
+_NAME_WORD = re.compile(r"^(?:[A-Z][\w.'’-]*|and|&|de|van|von|der|da|di|la|le|bin|al|staff)$")
+# Lines longer than this are never tested against line rules (captions are shorter).
+_RULE_MAX_WORDS = 90
+
+
+@dataclass(slots=True)
+class _Line:
+    """Working record for one non-blank line (private to the engine)."""
+
+    number: int
+    text: str
+    words: int
+    sentence: bool
+    prose: bool
+    role: str = "paragraph"
+    rule: Rule | None = None
+    value: str | None = None
+    caption: str | None = None
+    kept_text: str | None = None
+    marker: str | None = None
+    attached: bool = False
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineDecision:
+    """What the cleaner decided for one non-blank input line."""
+
+    line_number: int
+    text: str  # the line as read (whitespace collapsed)
+    content: str  # the text the line contributes: markers stripped (body, dek)
+    role: str  # "paragraph" / "heading" when kept, else the removal role
+    rule_id: str | None
+    reason: str | None
+    value: str | None = None  # captured field value: credit, byline, timestamp, publisher...
+    caption: str | None = None  # caption text, for caption lines
+    attached: bool = False  # a credit already joined to the caption above it
+    marker: str | None = None  # wire update marker such as '2nd UPDATE'
+
+    @property
+    def kept(self) -> bool:
+        return self.role in KEPT_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class CleanedDocument:
+    """Every non-blank line of the input with its decision, in input order."""
+
+    lines: tuple[LineDecision, ...]
+
+    @property
+    def body(self) -> tuple[LineDecision, ...]:
+        return tuple(line for line in self.lines if line.kept)
+
+    @property
+    def removed(self) -> tuple[LineDecision, ...]:
+        return tuple(line for line in self.lines if not line.kept)
+
+    @property
+    def body_text(self) -> str:
+        return "\n\n".join(line.content for line in self.body)
+
+
+def _is_sentence(text: str) -> bool:
+    return bool(_SENTENCE_END.search(text))
+
+
+def _split_lines(text: str, settings: Settings) -> list[_Line]:
+    lines = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        collapsed = _SPACES.sub(" ", raw).strip()
+        if not collapsed:
+            continue
+        words = len(_WORD.findall(collapsed))
+        sentence = _is_sentence(collapsed)
+        lines.append(
+            _Line(
+                number=number,
+                text=collapsed,
+                words=words,
+                sentence=sentence,
+                prose=sentence and words >= settings.prose_min_words,
+            )
+        )
+    return lines
+
+
+def _claim(line: _Line, rule: Rule, role: str | None = None, value: str | None = None) -> None:
+    line.role = role or rule.role
+    line.rule = rule
+    if value is not None:
+        line.value = value
+
+
+def _body_span(lines: list[_Line]) -> tuple[int, int]:
+    """Indexes of the first and last kept prose line; (len, -1) when there is none."""
+    prose = [i for i, line in enumerate(lines) if line.role == "paragraph" and line.prose]
+    return (prose[0], prose[-1]) if prose else (len(lines), -1)
+
+
+def _match_line_rule(line: _Line, rule: Rule) -> bool:
+    if rule.kind == "line_detector":
+        parsed = LINE_DETECTORS[rule.pattern](line.text)
+        if parsed is None:
+            return False
+        _claim(line, rule, value=parsed)
+        return True
+    match = rule.regex.search(line.text)
+    if match is None:
+        return False
+    groups = match.groupdict()
+    _claim(line, rule, value=(groups.get("value") or groups.get("credit") or None))
+    if rule.role == "caption":
+        line.caption = (groups.get("caption") or "").strip() or None
+    if rule.role == "update_marker":
+        line.marker = line.value
+        line.kept_text = (groups.get("rest") or "").strip() or None
+    return True
+
+
+def _apply_line_rules(lines: list[_Line], rules: tuple[Rule, ...], scope: str) -> None:
+    scoped = [rule for rule in rules if rule.scope == scope]
+    if scope == "outside_body":
+        first, last = _body_span(lines)
+        candidates = lines[:first] + lines[last + 1 :]
+    else:
+        candidates = lines
+    for line in candidates:
+        if line.role != "paragraph" or line.words > _RULE_MAX_WORDS:
+            continue
+        for rule in scoped:
+            if _match_line_rule(line, rule):
+                break
+
+
+def _timestamp_value(text: str) -> str | None:
+    parsed = parse_timestamp_line(text)
+    return parsed.text if parsed else None
+
+
+LINE_DETECTORS: dict[str, Callable[[str], str | None]] = {"timestamp": _timestamp_value}
+
+
+# ---------------------------------------------------------------------- structural detectors
+def _previous_index(lines: list[_Line], index: int, skip: frozenset[str]) -> int | None:
+    for j in range(index - 1, -1, -1):
+        if lines[j].role not in skip:
+            return j
+    return None
+
+
+def _next_index(lines: list[_Line], index: int, skip: frozenset[str]) -> int | None:
+    for j in range(index + 1, len(lines)):
+        if lines[j].role not in skip:
+            return j
+    return None
+
+
+def _caption_before_credit(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    for i, line in enumerate(lines):
+        if line.role != "credit" or line.rule is None or line.rule.attach != "previous" or i == 0:
+            continue
+        above = lines[i - 1]
+        if above.role == "paragraph" and above.words <= settings.headline_max_words * 3:
+            _claim(above, rule, value=line.value)
+            above.caption = above.text
+            line.attached = True
+
+
+def _repeat_keys(line: _Line) -> set[str]:
+    keys = {_NON_WORD.sub("", line.text.casefold())}
+    if line.caption:
+        keys.add(_NON_WORD.sub("", line.caption.casefold()))
+        if line.value:
+            keys.add(_NON_WORD.sub("", f"{line.value} {line.caption}".casefold()))
+    return keys
+
+
+def _printed_twice(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    previous_keys: set[str] = set()
+    previous_index: int | None = None
+    for i, line in enumerate(lines):
+        if line.role in _TRANSPARENT_ROLES:
+            continue
+        if line.role not in ("paragraph", "caption"):
+            previous_keys, previous_index = set(), None
+            continue
+        if previous_index is not None and _NON_WORD.sub("", line.text.casefold()) in previous_keys:
+            _claim(line, rule)
+            line.duplicate_of = previous_index
+            continue
+        previous_keys, previous_index = _repeat_keys(line), i
+
+
+def _is_name_line(text: str) -> bool:
+    words = _BULLET.sub("", text).split()
+    return (
+        1 <= len(words) <= 6
+        and not any(char.isdigit() for char in text)
+        and not _is_sentence(text)
+        and all(_NAME_WORD.match(word.strip(",")) for word in words)
+        and any(word[0].isupper() for word in words)
+    )
+
+
+def _byline_beside_timestamp(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    skip = frozenset({"layout"})
+    for i, line in enumerate(lines):
+        if line.role != "timestamp":
+            continue
+        for j in (_previous_index(lines, i, skip), _next_index(lines, i, skip)):
+            if j is not None and lines[j].role == "paragraph" and _is_name_line(lines[j].text):
+                _claim(lines[j], rule, value=_BULLET.sub("", lines[j].text))
+                break
+
+
+def _print_edition_masthead(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    if not any(line.role == "print_footer" for line in lines) or not lines:
+        return
+    first = lines[0]
+    if first.role == "paragraph" and first.words <= 6 and not first.sentence:
+        _claim(first, rule, value=first.text)
+
+
+def _is_headline_like(line: _Line, settings: Settings) -> bool:
+    return (
+        line.role == "paragraph"
+        and 2 <= line.words <= settings.headline_max_words
+        and not line.text.endswith(".")
+    )
+
+
+def _headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    first_prose, _ = _body_span(lines)
+    for line in lines[:first_prose]:
+        if line.role == "duplicate" and line.duplicate_of is not None:
+            original = lines[line.duplicate_of]
+            if _is_headline_like(original, settings):
+                _claim(original, rule, value=original.text)
+                return
+    for line in lines[:first_prose]:
+        if _is_headline_like(line, settings) and line.words >= 3:
+            _claim(line, rule, value=line.text)
+            return
+
+
+def _title_index(lines: list[_Line]) -> int | None:
+    return next((i for i, line in enumerate(lines) if line.role == "title"), None)
+
+
+def _label_above_headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    title = _title_index(lines)
+    if title is None:
+        return
+    above = _previous_index(lines, title, _TRANSPARENT_ROLES)
+    if above is None:
+        return
+    line = lines[above]
+    if line.role == "paragraph" and line.words <= settings.fragment_max_words and not line.sentence:
+        _claim(line, rule, value=_BULLET.sub("", line.text))
+
+
+def _dek(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    title = _title_index(lines)
+    if title is None:
+        return
+    first_prose, _ = _body_span(lines)
+    for i in range(title + 1, len(lines)):
+        line = lines[i]
+        if line.role == "update_marker":
+            rest = line.kept_text or ""
+            if rest and not (_is_sentence(rest) and len(_WORD.findall(rest)) >= 10):
+                _claim(line, rule, value=rest)
+            return
+        if line.role != "paragraph":
+            continue
+        later = {other.text for other in lines[i + 1 :] if other.role == "paragraph"}
+        if (i < first_prose and _is_headline_like(line, settings)) or line.text in later:
+            _claim(line, rule, value=line.text)
+        return
+
+
+def _fragment_outside_body(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    first, last = _body_span(lines)
+    for i, line in enumerate(lines):
+        if line.role == "paragraph" and (i < first or i > last) and not line.sentence:
+            _claim(line, rule)
+
+
+def _short_line_run(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    def is_short(line: _Line) -> bool:
+        return (
+            line.role == "paragraph"
+            and not line.sentence
+            and line.words <= settings.fragment_max_words * 2
+        )
+
+    run: list[_Line] = []
+    for line in [*lines, None]:
+        if line is not None and is_short(line):
+            run.append(line)
+            continue
+        if line is not None and line.role not in KEPT_ROLES and line.role in _TRANSPARENT_ROLES:
+            continue
+        if len(run) >= 3:
+            for member in run:
+                _claim(member, rule)
+        run = []
+
+
+STRUCTURAL_DETECTORS: dict[str, Callable[[list[_Line], Rule, Settings], None]] = {
+    "caption_before_credit": _caption_before_credit,
+    "printed_twice": _printed_twice,
+    "byline_beside_timestamp": _byline_beside_timestamp,
+    "print_edition_masthead": _print_edition_masthead,
+    "headline": _headline,
+    "label_above_headline": _label_above_headline,
+    "dek": _dek,
+    "fragment_outside_body": _fragment_outside_body,
+    "short_line_run": _short_line_run,
+}
+KNOWN_DETECTORS = frozenset(STRUCTURAL_DETECTORS) | frozenset(LINE_DETECTORS)
+
+
+def _mark_headings(lines: list[_Line]) -> None:
+    for line in lines:
+        if line.role == "paragraph" and not line.sentence and line.words <= 15:
+            line.role = "heading"
+
+
+def _release_update_markers(lines: list[_Line]) -> None:
+    """A marker that opens a body sentence is stripped; the sentence stays in the body."""
+    for line in lines:
+        if line.role == "update_marker" and line.kept_text and _is_sentence(line.kept_text):
+            line.role = "paragraph"
+
+
+def clean_text(text: str, rules: RuleSet, settings: Settings) -> CleanedDocument:
+    """Classify every non-blank line of `text` as body or as removed by a cited rule."""
+    lines = _split_lines(text, settings)
+    _apply_line_rules(lines, rules.line_rules, "anywhere")
+    _apply_line_rules(lines, rules.line_rules, "outside_body")
+    for rule in rules.structural_rules:
+        STRUCTURAL_DETECTORS[rule.pattern](lines, rule, settings)
+    _release_update_markers(lines)
+    _mark_headings(lines)
+    return CleanedDocument(
+        lines=tuple(
+            LineDecision(
+                line_number=line.number,
+                text=line.text,
+                content=line.kept_text or line.text,
+                role=line.role,
+                rule_id=line.rule.id if line.rule and line.role not in KEPT_ROLES else None,
+                reason=line.rule.reason if line.rule and line.role not in KEPT_ROLES else None,
+                value=line.value,
+                caption=line.caption,
+                attached=line.attached,
+                marker=line.marker,
+            )
+            for line in lines
+        )
+    )
