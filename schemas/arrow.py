@@ -1,5 +1,7 @@
 """Arrow schemas and DuckDB column types derived from the pandera models."""
 
+from functools import cache
+
 import pyarrow as pa
 from pandera.engines import pandas_engine
 
@@ -10,6 +12,7 @@ _ARROW_TYPES = {
     "string[pyarrow]": pa.string(),
     "string[python]": pa.string(),
     "int64": pa.int64(),
+    "Int64": pa.int64(),
     "datetime64[ns]": pa.timestamp("us"),
     "float64": pa.float64(),
     "bool": pa.bool_(),
@@ -30,6 +33,7 @@ def _arrow_type(dtype: pandas_engine.DataType) -> pa.DataType:
     return _ARROW_TYPES[name]
 
 
+@cache
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of a table, in model column order, with nullability and descriptions."""
     schema = TABLE_MODELS[table].to_schema()

@@ -67,7 +67,8 @@ class Articles(ArticleKey):
     section: Series[str] = pa.Field(nullable=True, description="Section or category label.")
     dateline: Series[str] = pa.Field(
         nullable=True,
-        description="Place (and agency) opening the first paragraph, e.g. 'TOKYO'; removed from the body.",
+        description="Place (and agency) opening the first paragraph, e.g. 'TOKYO'; "
+        "removed from the body.",
     )
     update_note: Series[str] = pa.Field(
         nullable=True, description="Revision marker such as '2nd UPDATE' or '(Updates with ...)'."

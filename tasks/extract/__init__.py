@@ -1,0 +1,1 @@
+"""Extraction: article fields from the cleaner's line decisions (pure)."""

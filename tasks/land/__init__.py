@@ -1,0 +1,19 @@
+"""Prefect tasks: read what the warehouse holds, and land a run in one transaction."""
+
+from pathlib import Path
+
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NONE
+
+from warehouse.lake import land_tables, landed_keys
+
+
+@task(name="landed-keys", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def landed_keys_task(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    return landed_keys(root)
+
+
+@task(name="land-tables", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def land_task(root: Path, tables: dict[str, pa.Table]) -> int:
+    return land_tables(root, tables)

@@ -1,0 +1,18 @@
+"""Prefect task: read, clean and extract one batch of files."""
+
+from collections.abc import Sequence
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from tasks.clean.rules import RuleSet
+from tasks.documents import SourceFile
+from tasks.process.engine import BatchResult, RunContext, process_batch
+from tasks.settings import Settings
+
+
+@task(name="process-batch", cache_policy=NONE)
+def process_batch_task(
+    sources: Sequence[SourceFile], rules: RuleSet, settings: Settings, context: RunContext
+) -> BatchResult:
+    return process_batch(sources, rules, settings, context)

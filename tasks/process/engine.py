@@ -1,0 +1,223 @@
+"""Turn a batch of source files into table rows: read, clean, extract. Pure, no Prefect."""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from schemas.arrow import arrow_schema
+from tasks.clean.engine import clean_text
+from tasks.clean.rules import RuleSet
+from tasks.documents import DecodedDocument, Rejection, SourceFile
+from tasks.extract.engine import ExtractedArticle, extract_article
+from tasks.read.engine import read_document
+from tasks.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+ARTICLE_TABLES = ("articles", "paragraphs", "removed_lines", "captions")
+BATCH_TABLES = (*ARTICLE_TABLES, "quarantine")
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What every batch of one run shares."""
+
+    run_id: str
+    ingested_at: datetime
+    cleaner_version: str
+    landed_hashes: frozenset[str] = frozenset()
+    quarantined_keys: frozenset[tuple[str, str]] = frozenset()
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Rows of one batch per table, plus how its files were accounted for."""
+
+    tables: dict[str, pa.Table]
+    files_seen: int = 0
+    files_skipped: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source_uri, why)
+
+
+def article_id_for(content_sha256: str) -> str:
+    """Stable article id: the first 32 hex digits of the content hash."""
+    return content_sha256[:32]
+
+
+class _Rows:
+    """Column-wise row buffers for the batch tables."""
+
+    def __init__(self) -> None:
+        self.columns = {
+            table: {name: [] for name in arrow_schema(table).names} for table in BATCH_TABLES
+        }
+
+    def add(self, table: str, **values: object) -> None:
+        for name, column in self.columns[table].items():
+            column.append(values[name])
+
+    def to_tables(self) -> dict[str, pa.Table]:
+        return {
+            table: pa.Table.from_pydict(columns, schema=arrow_schema(table))
+            for table, columns in self.columns.items()
+        }
+
+
+def _quarantine(
+    rows: _Rows, doc: DecodedDocument, rejection: Rejection, context: RunContext
+) -> None:
+    rows.add(
+        "quarantine",
+        source_uri=doc.source.source_uri,
+        content_sha256=doc.content_sha256,
+        file_size_bytes=doc.source.size_bytes,
+        stage=rejection.stage,
+        check_name=rejection.check_name,
+        error=rejection.error,
+        failure_case=rejection.failure_case,
+        run_id=context.run_id,
+        quarantined_at=context.ingested_at,
+    )
+
+
+def _add_article(
+    rows: _Rows, doc: DecodedDocument, article: ExtractedArticle, context: RunContext
+) -> None:
+    article_id = article_id_for(doc.content_sha256)
+    rows.add(
+        "articles",
+        article_id=article_id,
+        source_uri=doc.source.source_uri,
+        content_sha256=doc.content_sha256,
+        publisher=article.publisher,
+        title=article.title,
+        subtitle=article.subtitle,
+        author=article.author,
+        published_at=article.published_at,
+        published_at_text=article.published_at_text,
+        section=article.section,
+        dateline=article.dateline,
+        update_note=article.update_note,
+        language=article.language,
+        body_text=article.body_text,
+        word_count=article.word_count,
+        encoding=doc.encoding,
+        cleaner_version=context.cleaner_version,
+        run_id=context.run_id,
+        ingested_at=context.ingested_at,
+    )
+    for paragraph in article.paragraphs:
+        rows.add(
+            "paragraphs",
+            article_id=article_id,
+            position=paragraph.position,
+            kind=paragraph.kind,
+            text=paragraph.text,
+            line_number=paragraph.line_number,
+        )
+    for removal in article.removals:
+        rows.add(
+            "removed_lines",
+            article_id=article_id,
+            line_number=removal.line_number,
+            text=removal.text,
+            rule_id=removal.rule_id,
+            reason=removal.reason,
+        )
+    for caption in article.captions:
+        rows.add(
+            "captions",
+            article_id=article_id,
+            line_number=caption.line_number,
+            text=caption.text,
+            credit=caption.credit,
+        )
+
+
+def _article_or_rejection(
+    doc: DecodedDocument, rules: RuleSet, settings: Settings
+) -> ExtractedArticle | Rejection:
+    try:
+        cleaned = clean_text(doc.text, rules, settings)
+        article = extract_article(cleaned, doc.source.source_uri, settings)
+    except Exception as error:  # one bad document must not stop the run
+        LOGGER.exception("cleaner failed on %s", doc.source.source_uri)
+        return Rejection(
+            stage="clean",
+            check_name="cleaner_error",
+            error=f"the cleaner failed on this file ({type(error).__name__}: {error}); "
+            "this is a bug in news-etl: please report it with the file",
+        )
+    if not article.paragraphs:
+        return Rejection(
+            stage="clean",
+            check_name="no_article_text",
+            error=f"no article text found: all {len(cleaned.lines)} non-blank lines were "
+            "navigation, labels or boilerplate; check that the file is an article page",
+        )
+    return article
+
+
+def process_batch(
+    sources: Sequence[SourceFile], rules: RuleSet, settings: Settings, context: RunContext
+) -> BatchResult:
+    """Read, clean and extract each file; rows for landed articles and quarantined files."""
+    rows = _Rows()
+    result = BatchResult(tables={}, files_seen=len(sources))
+    seen_hashes: set[str] = set()
+    for source in sources:
+        doc = read_document(source, settings)
+        digest = doc.content_sha256
+        if digest in context.landed_hashes or digest in seen_hashes:
+            result.files_skipped += 1
+            result.skipped.append((source.source_uri, "content already landed"))
+            continue
+        if (source.source_uri, digest) in context.quarantined_keys:
+            result.files_skipped += 1
+            result.skipped.append((source.source_uri, "already in quarantine"))
+            continue
+        if doc.rejection is not None:
+            _quarantine(rows, doc, doc.rejection, context)
+            continue
+        outcome = _article_or_rejection(doc, rules, settings)
+        if isinstance(outcome, Rejection):
+            _quarantine(rows, doc, outcome, context)
+            continue
+        seen_hashes.add(digest)
+        _add_article(rows, doc, outcome, context)
+    result.tables = rows.to_tables()
+    return result
+
+
+def merge_batches(results: Sequence[BatchResult]) -> BatchResult:
+    """Concatenate batch results; content landed by an earlier batch counts as skipped."""
+    merged = BatchResult(tables={})
+    kept_ids: set[str] = set()
+    pieces: dict[str, list[pa.Table]] = {table: [] for table in BATCH_TABLES}
+    for result in results:
+        merged.files_seen += result.files_seen
+        merged.files_skipped += result.files_skipped
+        merged.skipped.extend(result.skipped)
+        articles = result.tables["articles"]
+        ids = articles.column("article_id").to_pylist()
+        repeats = {article_id for article_id in ids if article_id in kept_ids}
+        kept_ids.update(ids)
+        for uri, article_id in zip(articles.column("source_uri").to_pylist(), ids, strict=True):
+            if article_id in repeats:
+                merged.files_skipped += 1
+                merged.skipped.append((uri, "content already landed"))
+        for table in BATCH_TABLES:
+            rows = result.tables[table]
+            if repeats and table in ARTICLE_TABLES:
+                mask = pa.array(
+                    [value not in repeats for value in rows.column("article_id").to_pylist()]
+                )
+                rows = rows.filter(mask)
+            pieces[table].append(rows)
+    merged.tables = {
+        table: pa.concat_tables(parts) if parts else arrow_schema(table).empty_table()
+        for table, parts in pieces.items()
+    }
+    return merged

@@ -1,0 +1,15 @@
+"""Prefect task: discover source files."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from tasks.documents import SourceFile
+from tasks.read.engine import discover_files
+
+
+@task(name="discover-files", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def discover_task(sources: Sequence[str | Path]) -> list[SourceFile]:
+    return discover_files(sources)
