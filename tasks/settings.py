@@ -1,7 +1,7 @@
 """Run settings: one frozen object, loaded when a flow starts (never at import)."""
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 DEFAULT_WAREHOUSE = Path("warehouse_data")
@@ -24,14 +24,7 @@ class Settings:
     headline_max_words: int = 30
     # Bodies with fewer words than this are not identified for language.
     language_min_words: int = 5
-    # Names of photo and news agencies that appear in credit lines.
-    credit_agencies: tuple[str, ...] = field(
-        default=(
-            "AFP", "AP", "Associated Press", "Reuters", "Getty Images", "Bloomberg", "EPA",
-            "EPA-EFE", "Xinhua", "Shutterstock", "Pool", "AAP", "PA", "Kyodo", "Yonhap",
-            "Anadolu", "ANI", "PTI", "IANS", "dpa", "Alamy", "NurPhoto", "SOPA Images",
-        )
-    )  # fmt: skip
+    language_sample_chars: int = 2000
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -39,7 +32,7 @@ def load_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {}
     for spec in fields(Settings):
         raw = os.environ.get(f"NEWS_ETL_{spec.name.upper()}")
-        if raw is None or spec.name == "credit_agencies":
+        if raw is None:
             continue
         default = getattr(Settings, spec.name, None)
         values[spec.name] = Path(raw) if spec.name == "warehouse" else type(default)(raw)

@@ -130,7 +130,7 @@ def _match_line_rule(line: _Line, rule: Rule) -> bool:
             return False
         _claim(line, rule, value=parsed)
         return True
-    match = rule.regex.search(line.text)
+    match = rule.regex.match(line.text)
     if match is None:
         return False
     groups = match.groupdict()
@@ -143,8 +143,10 @@ def _match_line_rule(line: _Line, rule: Rule) -> bool:
     return True
 
 
-def _apply_line_rules(lines: list[_Line], rules: tuple[Rule, ...], scope: str) -> None:
-    scoped = [rule for rule in rules if rule.scope == scope]
+def _apply_line_rules(lines: list[_Line], rule_set: RuleSet, scope: str) -> None:
+    scoped = [rule for rule in rule_set.line_rules if rule.scope == scope]
+    detectors = [rule for rule in scoped if rule.kind == "line_detector"]
+    prefilter = rule_set.prefilter(scope)
     if scope == "outside_body":
         first, last = _body_span(lines)
         candidates = lines[:first] + lines[last + 1 :]
@@ -153,7 +155,9 @@ def _apply_line_rules(lines: list[_Line], rules: tuple[Rule, ...], scope: str) -
     for line in candidates:
         if line.role != "paragraph" or line.words > _RULE_MAX_WORDS:
             continue
-        for rule in scoped:
+        # Most lines match no regex rule: one combined search tells, then only detectors run.
+        may_match = prefilter is not None and prefilter.match(line.text) is not None
+        for rule in scoped if may_match else detectors:
             if _match_line_rule(line, rule):
                 break
 
@@ -363,8 +367,8 @@ def _release_update_markers(lines: list[_Line]) -> None:
 def clean_text(text: str, rules: RuleSet, settings: Settings) -> CleanedDocument:
     """Classify every non-blank line of `text` as body or as removed by a cited rule."""
     lines = _split_lines(text, settings)
-    _apply_line_rules(lines, rules.line_rules, "anywhere")
-    _apply_line_rules(lines, rules.line_rules, "outside_body")
+    _apply_line_rules(lines, rules, "anywhere")
+    _apply_line_rules(lines, rules, "outside_body")
     for rule in rules.structural_rules:
         STRUCTURAL_DETECTORS[rule.pattern](lines, rule, settings)
     _release_update_markers(lines)

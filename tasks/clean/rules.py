@@ -38,6 +38,11 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     fingerprint: str
+    # Per scope: one regex that matches wherever any line_regex rule of that scope matches.
+    prefilters: tuple[tuple[str, re.Pattern[str] | None], ...] = ()
+
+    def prefilter(self, scope: str) -> re.Pattern[str] | None:
+        return dict(self.prefilters).get(scope)
 
     @property
     def line_rules(self) -> tuple[Rule, ...]:
@@ -54,11 +59,11 @@ class RuleSet:
         raise KeyError(rule_id)
 
 
-def _expand(pattern: str, vocabulary: dict[str, list[str]]) -> str:
+def _expand(rule_id: str, pattern: str, vocabulary: dict[str, list[str]]) -> str:
     def alternation(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in vocabulary:
-            raise RuleTableError(f"pattern names unknown vocabulary {{{name}}}")
+            raise RuleTableError(f"rule {rule_id}: pattern names unknown vocabulary {{{name}}}")
         words = sorted(vocabulary[name], key=len, reverse=True)
         return "(?:" + "|".join(re.escape(word) for word in words) + ")"
 
@@ -72,6 +77,8 @@ def _compile(rule_id: str, pattern: str) -> re.Pattern[str]:
         raise RuleTableError(f"rule {rule_id}: pattern does not compile: {error}") from error
     if regex.search(""):
         raise RuleTableError(f"rule {rule_id}: pattern matches the empty line")
+    if not pattern.removeprefix("(?i)").startswith("^"):
+        raise RuleTableError(f"rule {rule_id}: pattern must be anchored at the line start (^)")
     return regex
 
 
@@ -99,7 +106,7 @@ def parse_rules(text: str, known_detectors: frozenset[str] = frozenset()) -> Rul
                 raise RuleTableError(f"rule {rule_id}: missing {required}")
         regex = None
         if kind == "line_regex":
-            regex = _compile(rule_id, _expand(row["pattern"], vocabulary))
+            regex = _compile(rule_id, _expand(rule_id, row["pattern"], vocabulary))
         elif known_detectors and row["pattern"] not in known_detectors:
             raise RuleTableError(f"rule {rule_id}: no detector named {row['pattern']!r}")
         rules.append(
@@ -117,7 +124,27 @@ def parse_rules(text: str, known_detectors: frozenset[str] = frozenset()) -> Rul
             )
         )
     fingerprint = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return RuleSet(rules=tuple(rules), fingerprint=fingerprint)
+    return RuleSet(rules=tuple(rules), fingerprint=fingerprint, prefilters=_prefilters(rules))
+
+
+def _as_group(pattern: str) -> str:
+    """A rule pattern as an unnamed group, safe to join into one alternation."""
+    pattern = re.sub(r"\(\?P<\w+>", "(?:", pattern)
+    if pattern.startswith("(?i)"):
+        return "(?i:" + pattern[4:] + ")"
+    return "(?:" + pattern + ")"
+
+
+def _prefilters(rules: list[Rule]) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
+    combined = []
+    for scope in RULE_SCOPES:
+        patterns = [
+            _as_group(rule.regex.pattern)
+            for rule in rules
+            if rule.kind == "line_regex" and rule.scope == scope
+        ]
+        combined.append((scope, re.compile("|".join(patterns)) if patterns else None))
+    return tuple(combined)
 
 
 def load_rules(

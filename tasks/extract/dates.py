@@ -49,6 +49,33 @@ def _looks_like_timestamp(body: str) -> bool:
     )
 
 
+# Formats tried with strptime before dateparser (which costs about 10 ms a call).
+_FAST_FORMATS = (
+    "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y",
+    "%B %d, %Y %I:%M %p", "%b %d, %Y %I:%M %p", "%B %d, %Y, %I:%M %p", "%b %d, %Y, %I:%M %p",
+    "%I:%M %p, %b %d, %Y", "%I:%M %p, %B %d, %Y", "%I:%M %p %b %d, %Y",
+    "%a, %m/%d/%Y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y, %H:%M", "%d.%m.%Y %H:%M",
+    "%d.%m.%Y", "%a, %d %b %Y %H:%M", "%a %d %b %Y", "%A, %B %d, %Y", "%A %d %B %Y",
+    "%B %d, %Y %H:%M", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+)  # fmt: skip
+_ZONE_SUFFIX = re.compile(
+    r"\s+(?:UTC|GMT|[ECMP][SD]T|BST|CES?T|IST|JST|KST|SGT|HKT|AE[SD]T|ET|PT)$"
+)
+
+
+def _strptime(text: str) -> datetime | None:
+    candidate = _ZONE_SUFFIX.sub("", text.replace(".", "" if "." not in text[:3] else "."))
+    candidate = re.sub(r"\b([AaPp])\.?[Mm]\.?$", lambda m: m.group(1).upper() + "M", candidate)
+    candidate = re.sub(r"\b(Sept)\b", "Sep", candidate.replace(" at ", " "))
+    for variant in (candidate, candidate.replace(".", "")):
+        for pattern in _FAST_FORMATS:
+            try:
+                return datetime.strptime(variant, pattern)
+            except ValueError:
+                continue
+    return None
+
+
 @lru_cache(maxsize=1)
 def _dateparser():
     import dateparser  # imported on first use: it takes half a second to load
@@ -56,6 +83,7 @@ def _dateparser():
     return dateparser
 
 
+@lru_cache(maxsize=4096)
 def parse_timestamp_line(line: str) -> ParsedTimestamp | None:
     """Parse a line that is only a date/time (plus an optional label), else return None."""
     prefix = _PREFIX.match(line)
@@ -74,7 +102,7 @@ def parse_timestamp_line(line: str) -> ParsedTimestamp | None:
     slashed = _SLASHED.search(body)
     ambiguous = bool(slashed and int(slashed.group(1)) <= 12 and int(slashed.group(2)) <= 12)
     cleaned = re.sub(r"\s[-–—|]\s", " ", body)
-    parsed = _dateparser().parse(
+    parsed = _strptime(cleaned) or _dateparser().parse(
         cleaned,
         languages=["en"],
         settings={

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.arrow import arrow_schema
 from tasks.clean.engine import clean_text
@@ -39,6 +40,12 @@ class BatchResult:
     files_seen: int = 0
     files_skipped: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source_uri, why)
+
+
+def drop_articles(rows: pa.Table, article_ids: set[str]) -> pa.Table:
+    """Rows whose article_id is not in `article_ids`."""
+    unwanted = pa.array(sorted(article_ids), type=pa.string())
+    return rows.filter(pc.invert(pc.is_in(rows.column("article_id"), value_set=unwanted)))
 
 
 def article_id_for(content_sha256: str) -> str:
@@ -211,10 +218,7 @@ def merge_batches(results: Sequence[BatchResult]) -> BatchResult:
         for table in BATCH_TABLES:
             rows = result.tables[table]
             if repeats and table in ARTICLE_TABLES:
-                mask = pa.array(
-                    [value not in repeats for value in rows.column("article_id").to_pylist()]
-                )
-                rows = rows.filter(mask)
+                rows = drop_articles(rows, repeats)
             pieces[table].append(rows)
     merged.tables = {
         table: pa.concat_tables(parts) if parts else arrow_schema(table).empty_table()

@@ -9,7 +9,7 @@ from pandera.errors import SchemaErrors
 
 from schemas.arrow import arrow_schema
 from schemas.tables import TABLE_MODELS
-from tasks.process.engine import ARTICLE_TABLES, RunContext
+from tasks.process.engine import ARTICLE_TABLES, RunContext, drop_articles
 
 LOGGER = logging.getLogger(__name__)
 
@@ -89,10 +89,7 @@ def validate_tables(
     valid = {}
     for table, rows in tables.items():
         if failing_ids and table in ARTICLE_TABLES:
-            keep = pa.array(
-                [value not in failing_ids for value in rows.column("article_id").to_pylist()]
-            )
-            rows = rows.filter(keep)
+            rows = drop_articles(rows, failing_ids)
         valid[table] = rows
     if quarantine_rows:
         extra = pa.Table.from_pylist(quarantine_rows, schema=arrow_schema("quarantine"))

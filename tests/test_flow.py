@@ -1,0 +1,174 @@
+"""End-to-end Prefect runs into a real DuckLake warehouse."""
+
+import codecs
+import shutil
+
+import pyarrow as pa
+import pytest
+from conftest import SEEDS
+
+from warehouse.lake import connect, land_tables
+
+TABLES = ("articles", "paragraphs", "removed_lines", "captions", "quarantine")
+
+
+def _counts(warehouse) -> dict[str, int]:
+    connection = connect(warehouse, read_only=True)
+    try:
+        return {t: connection.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
+    finally:
+        connection.close()
+
+
+def _query(warehouse, sql: str) -> list[tuple]:
+    connection = connect(warehouse, read_only=True)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def seeded_warehouse(tmp_path_factory, prefect_harness):
+    from flows.ingest import ingest
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    summary = ingest(sources=[str(SEEDS)], warehouse=str(warehouse), batch_size=2)
+    return warehouse, summary
+
+
+def test_seed_run_lands_five_clean_articles(seeded_warehouse):
+    warehouse, summary = seeded_warehouse
+    assert summary.status == "succeeded"
+    assert (summary.files_seen, summary.articles_landed, summary.files_quarantined) == (5, 5, 0)
+    rows = _query(warehouse, "select title, body_text, word_count, language from articles")
+    assert len(rows) == 5
+    for title, body, word_count, language in rows:
+        assert title
+        assert language == "en"
+        assert word_count > 200
+        assert "Add a comment" not in body
+        assert "Newspapers in English" not in body
+    assert list((warehouse / "data").rglob("*.parquet")), "tables are real Parquet files"
+
+
+def test_seed_run_records_the_run(seeded_warehouse):
+    warehouse, summary = seeded_warehouse
+    runs = _query(warehouse, "select run_id, status, files_seen, articles_landed from runs")
+    assert runs == [(summary.run_id, "succeeded", 5, 5)]
+
+
+def test_every_line_is_accounted_for_in_the_warehouse(seeded_warehouse):
+    warehouse, _ = seeded_warehouse
+    articles = _query(warehouse, "select article_id, source_uri from articles")
+    for article_id, source_uri in articles:
+        path = SEEDS / source_uri.rsplit("/", 1)[-1]
+        nonblank = {
+            number
+            for number, line in enumerate(path.read_text().split("\n"), start=1)
+            if line.strip()
+        }
+        accounted = [
+            row[0]
+            for row in connect(warehouse, read_only=True)
+            .execute(
+                "select line_number from paragraphs where article_id = $1 "
+                "union all select line_number from removed_lines where article_id = $1",
+                [article_id],
+            )
+            .fetchall()
+        ]
+        assert sorted(accounted) == sorted(nonblank)
+
+
+def test_rerun_on_same_input_adds_nothing(seeded_warehouse, prefect_harness):
+    from flows.ingest import ingest
+
+    warehouse, _ = seeded_warehouse
+    before = _counts(warehouse)
+    summary = ingest(sources=[str(SEEDS)], warehouse=str(warehouse))
+    assert summary.articles_landed == 0
+    assert summary.files_skipped == 5
+    assert _counts(warehouse) == before
+
+
+def _write_bad_inputs(folder) -> dict[str, str]:
+    """Bad inputs and what must happen to each: 'landed' or the quarantine check name."""
+    folder.mkdir()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    article = (SEEDS / "003_4492cd740cc923e9.txt").read_text()
+    latin = article.replace("’", "'").replace("“", '"').replace("”", '"').replace("©", "(c)")
+    (folder / "latin1.txt").write_bytes(
+        ("Café crème: " + latin).encode("latin-1", errors="replace")
+    )
+    (folder / "utf16.txt").write_bytes(codecs.BOM_UTF16_LE + article.encode("utf-16-le"))
+    (folder / "nul.txt").write_bytes(
+        (SEEDS / "004_47d3a070607f175a.txt").read_bytes() + b"\x00\x00 "
+    )
+    (folder / "navigation.txt").write_text("Home\nWorld\nSports\nSubscribe\n")
+    with open(folder / "huge.txt", "wb") as handle:
+        handle.write(b"word " * 10_000_000)  # 50 MB
+    return {
+        "empty.txt": "empty_file",
+        "image.txt": "binary_content",
+        "latin1.txt": "landed",
+        "utf16.txt": "landed",
+        "nul.txt": "landed",
+        "navigation.txt": "no_article_text",
+        "huge.txt": "file_too_large",
+    }
+
+
+def test_bad_inputs_are_landed_or_quarantined_with_reasons(tmp_path, prefect_harness):
+    from flows.ingest import ingest
+
+    expected = _write_bad_inputs(tmp_path / "inbox")
+    warehouse = tmp_path / "warehouse"
+    summary = ingest(sources=[str(tmp_path / "inbox")], warehouse=str(warehouse))
+    landed = {
+        uri.rsplit("/", 1)[-1] for (uri,) in _query(warehouse, "select source_uri from articles")
+    }
+    quarantined = {
+        uri.rsplit("/", 1)[-1]: (check, error)
+        for uri, check, error in _query(
+            warehouse, "select source_uri, check_name, error from quarantine"
+        )
+    }
+    for name, outcome in expected.items():
+        if outcome == "landed":
+            assert name in landed, name
+        else:
+            assert quarantined[name][0] == outcome, name
+            assert len(quarantined[name][1]) > 20, "the reason is written out in words"
+    assert summary.files_seen == len(expected)
+    assert summary.files_quarantined == len(quarantined) == 4
+    assert len(summary.quarantined) == 4
+    latin_title = _query(
+        warehouse, "select body_text from articles where source_uri like '%latin1%'"
+    )
+    assert "Japan" in latin_title[0][0]
+
+
+def test_repeated_content_under_two_paths_lands_once(tmp_path, prefect_harness):
+    from flows.ingest import ingest
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SEEDS / "002_b5e49ef3225955b8.txt", inbox / "a.txt")
+    shutil.copy(SEEDS / "002_b5e49ef3225955b8.txt", inbox / "b.txt")
+    summary = ingest(sources=[str(inbox)], warehouse=str(tmp_path / "warehouse"), batch_size=1)
+    assert (summary.articles_landed, summary.files_skipped) == (1, 1)
+
+
+def test_failed_landing_leaves_the_warehouse_as_it_was(seeded_warehouse):
+    warehouse, _ = seeded_warehouse
+    before = _counts(warehouse)
+    snapshots_before = _query(warehouse, "select count(*) from ducklake_snapshots('lake')")
+    good = pa.table({"article_id": ["a" * 32], "position": [0], "kind": ["paragraph"],
+                     "text": ["kept?"], "line_number": [1]})  # fmt: skip
+    broken = pa.table({"run_id": ["x"], "started_at": ["not a timestamp"]})
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any failure must roll back
+        land_tables(warehouse, {"paragraphs": good, "runs": broken})
+    assert _counts(warehouse) == before
+    assert _query(warehouse, "select count(*) from ducklake_snapshots('lake')") == snapshots_before
