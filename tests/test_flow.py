@@ -172,3 +172,17 @@ def test_failed_landing_leaves_the_warehouse_as_it_was(seeded_warehouse):
         land_tables(warehouse, {"paragraphs": good, "runs": broken})
     assert _counts(warehouse) == before
     assert _query(warehouse, "select count(*) from ducklake_snapshots('lake')") == snapshots_before
+
+
+def test_run_publishes_a_summary_artifact(seeded_warehouse):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    _, summary = seeded_warehouse
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["news-etl-run-summary"]))
+        )
+    markdown = [artifact.data for artifact in artifacts if summary.run_id in str(artifact.data)]
+    assert markdown, "the run's summary artifact is stored in Prefect"
+    assert "| 5 | 5 | 0 | 0 |" in markdown[0]
