@@ -20,6 +20,8 @@ class Settings:
     prose_min_words: int = 10
     # Fragments outside the body with at most this many words are removed as layout debris.
     fragment_max_words: int = 4
+    # Weight of a non-sentence line against the article block around it (see main_block).
+    block_gap_penalty: float = 4.0
     # Headline-like lines (title, dek, subheading) have at most this many words.
     headline_max_words: int = 30
     # Bodies with fewer words than this are not identified for language.
@@ -29,12 +31,13 @@ class Settings:
 
 def load_settings(**overrides: object) -> Settings:
     """Defaults, then NEWS_ETL_* environment variables, then explicit overrides."""
+    defaults = Settings()
     values: dict[str, object] = {}
     for spec in fields(Settings):
         raw = os.environ.get(f"NEWS_ETL_{spec.name.upper()}")
         if raw is None:
             continue
-        default = getattr(Settings, spec.name, None)
+        default = getattr(defaults, spec.name)
         values[spec.name] = Path(raw) if spec.name == "warehouse" else type(default)(raw)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return replace(Settings(), **values)

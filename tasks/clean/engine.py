@@ -316,6 +316,42 @@ def _fragment_outside_body(lines: list[_Line], rule: Rule, settings: Settings) -
             _claim(line, rule)
 
 
+def _line_weight(line: _Line, repeats: dict[str, int], settings: Settings) -> float:
+    """How much a kept line argues for the article being here (jusText-like evidence)."""
+    if line.role not in KEPT_ROLES:
+        return 0.0
+    if repeats.get(line.text, 0) > 1 and line.words >= 3:
+        return -float(line.words)
+    if line.prose:
+        return float(line.words)
+    if line.sentence and line.words >= 3:
+        return line.words / 2
+    return -settings.block_gap_penalty
+
+
+def _main_block(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    """Keep the contiguous span with the most evidence of article text; remove the rest."""
+    repeats: dict[str, int] = {}
+    for line in lines:
+        if line.role in KEPT_ROLES:
+            repeats[line.text] = repeats.get(line.text, 0) + 1
+    best_sum, best = 0.0, None
+    running, start = 0.0, 0
+    for i, line in enumerate(lines):
+        weight = _line_weight(line, repeats, settings)
+        if running <= 0:
+            running, start = 0.0, i
+        running += weight
+        if running > best_sum:
+            best_sum, best = running, (start, i)
+    if best is None:
+        return
+    first, last = best
+    for i, line in enumerate(lines):
+        if line.role in KEPT_ROLES and not first <= i <= last:
+            _claim(line, rule)
+
+
 def _short_line_run(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     def is_short(line: _Line) -> bool:
         return (
@@ -346,6 +382,7 @@ STRUCTURAL_DETECTORS: dict[str, Callable[[list[_Line], Rule, Settings], None]] =
     "label_above_headline": _label_above_headline,
     "dek": _dek,
     "fragment_outside_body": _fragment_outside_body,
+    "main_block": _main_block,
     "short_line_run": _short_line_run,
 }
 KNOWN_DETECTORS = frozenset(STRUCTURAL_DETECTORS) | frozenset(LINE_DETECTORS)

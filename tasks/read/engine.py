@@ -223,7 +223,7 @@ def read_document(source: SourceFile, settings: Settings) -> DecodedDocument:
         try:
             status = os.fstat(descriptor)
             if not stat.S_ISREG(status.st_mode):
-                raise IsADirectoryError(0, "not a regular file")
+                raise OSError(0, "not a regular file")
             size = max(source.size_bytes, status.st_size)
             data = None if size > limit else _read_up_to(descriptor, size, limit)
             if data is None:
