@@ -24,6 +24,10 @@ _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]»]*(?:\s*[-–—])?$")
 _BULLET = re.compile(r"^[-•·*]\s+")
 _NAME_WORD = re.compile(r"^(?:[A-Z][\w.'’-]*|and|&|de|van|von|der|da|di|la|le|bin|al|staff)$")
+# Domains, handles and counters mark teaser cards and widgets rather than article text.
+_LABEL_LIKE = re.compile(
+    r"\b[\w-]+\.(?:com|org|net|co|io|uk|de|fr|it|kr|in)\b|(?:^|\s)@\w|^\d+\s+\w+$"
+)
 # Lines longer than this are never tested against line rules (captions are shorter).
 _RULE_MAX_WORDS = 90
 
@@ -309,6 +313,18 @@ def _dek(lines: list[_Line], rule: Rule, settings: Settings) -> None:
         return
 
 
+def _related_list(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    """Remove the non-prose lines that follow a related-links header, up to the next prose."""
+    skip = frozenset(_TRANSPARENT_ROLES)
+    for i, line in enumerate(lines):
+        if line.role != "related_header":
+            continue
+        j = _next_index(lines, i, skip)
+        while j is not None and lines[j].role == "paragraph" and not lines[j].prose:
+            _claim(lines[j], rule)
+            j = _next_index(lines, j, skip)
+
+
 def _fragment_outside_body(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     first, last = _body_span(lines)
     for i, line in enumerate(lines):
@@ -316,29 +332,36 @@ def _fragment_outside_body(lines: list[_Line], rule: Rule, settings: Settings) -
             _claim(line, rule)
 
 
-def _line_weight(line: _Line, repeats: dict[str, int], settings: Settings) -> float:
+def _repeated_in_page(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    """Lines printed more than once apart from each other are page furniture (teasers, alt text)."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        if line.role in KEPT_ROLES and line.words >= 3:
+            counts[line.text] = counts.get(line.text, 0) + 1
+    for line in lines:
+        if line.role in KEPT_ROLES and counts.get(line.text, 0) > 1:
+            _claim(line, rule)
+
+
+def _line_weight(line: _Line, settings: Settings) -> float:
     """How much a kept line argues for the article being here (jusText-like evidence)."""
     if line.role not in KEPT_ROLES:
         return 0.0
-    if repeats.get(line.text, 0) > 1 and line.words >= 3:
-        return -float(line.words)
     if line.prose:
         return float(line.words)
-    if line.sentence and line.words >= 3:
+    if (line.sentence and line.words >= 3) or line.words >= 2 * settings.prose_min_words:
         return line.words / 2
+    if _LABEL_LIKE.search(line.text) or (line.text.isupper() and line.words <= 6):
+        return -3 * settings.block_gap_penalty
     return -settings.block_gap_penalty
 
 
 def _main_block(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     """Keep the contiguous span with the most evidence of article text; remove the rest."""
-    repeats: dict[str, int] = {}
-    for line in lines:
-        if line.role in KEPT_ROLES:
-            repeats[line.text] = repeats.get(line.text, 0) + 1
     best_sum, best = 0.0, None
     running, start = 0.0, 0
     for i, line in enumerate(lines):
-        weight = _line_weight(line, repeats, settings)
+        weight = _line_weight(line, settings)
         if running <= 0:
             running, start = 0.0, i
         running += weight
@@ -381,7 +404,9 @@ STRUCTURAL_DETECTORS: dict[str, Callable[[list[_Line], Rule, Settings], None]] =
     "headline": _headline,
     "label_above_headline": _label_above_headline,
     "dek": _dek,
+    "related_list": _related_list,
     "fragment_outside_body": _fragment_outside_body,
+    "repeated_in_page": _repeated_in_page,
     "main_block": _main_block,
     "short_line_run": _short_line_run,
 }
