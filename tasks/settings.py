@@ -22,6 +22,8 @@ class Settings:
     fragment_max_words: int = 4
     # Weight of a non-sentence line against the article block around it (see main_block).
     block_gap_penalty: float = 4.0
+    # A list announced by a sentence ending in ':' keeps at most this many items.
+    list_max_items: int = 60
     # Headline-like lines (title, dek, subheading) have at most this many words.
     headline_max_words: int = 30
     # Bodies with fewer words than this are not identified for language.

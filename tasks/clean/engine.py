@@ -313,6 +313,22 @@ def _dek(lines: list[_Line], rule: Rule, settings: Settings) -> None:
         return
 
 
+def _colon_list(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    """Short lines right under a sentence ending in ':' are the list it announces: keep them."""
+    skip = frozenset(_TRANSPARENT_ROLES)
+    for i, line in enumerate(lines):
+        if line.role != "paragraph" or line.words < 4 or not line.text.endswith(":"):
+            continue
+        j = _next_index(lines, i, skip)
+        members = []
+        while j is not None and lines[j].role == "paragraph" and not lines[j].prose:
+            members.append(lines[j])
+            j = _next_index(lines, j, skip)
+        if len(members) >= 2:
+            for member in members[: settings.list_max_items]:
+                member.role = "list_item"
+
+
 def _related_list(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     """Remove the non-prose lines that follow a related-links header, up to the next prose."""
     skip = frozenset(_TRANSPARENT_ROLES)
@@ -345,6 +361,8 @@ def _repeated_in_page(lines: list[_Line], rule: Rule, settings: Settings) -> Non
 
 def _line_weight(line: _Line, settings: Settings) -> float:
     """How much a kept line argues for the article being here (jusText-like evidence)."""
+    if line.role == "list_item":
+        return 1.0
     if line.role not in KEPT_ROLES:
         return 0.0
     if line.prose:
@@ -371,7 +389,7 @@ def _main_block(lines: list[_Line], rule: Rule, settings: Settings) -> None:
         return
     first, last = best
     for i, line in enumerate(lines):
-        if line.role in KEPT_ROLES and not first <= i <= last:
+        if line.role in (*KEPT_ROLES, "list_item") and not first <= i <= last:
             _claim(line, rule)
 
 
@@ -404,6 +422,7 @@ STRUCTURAL_DETECTORS: dict[str, Callable[[list[_Line], Rule, Settings], None]] =
     "headline": _headline,
     "label_above_headline": _label_above_headline,
     "dek": _dek,
+    "colon_list": _colon_list,
     "related_list": _related_list,
     "fragment_outside_body": _fragment_outside_body,
     "repeated_in_page": _repeated_in_page,
@@ -415,6 +434,9 @@ KNOWN_DETECTORS = frozenset(STRUCTURAL_DETECTORS) | frozenset(LINE_DETECTORS)
 
 def _mark_headings(lines: list[_Line]) -> None:
     for line in lines:
+        if line.role == "list_item":
+            line.role = "paragraph"
+            continue
         if line.role == "paragraph" and not line.sentence and line.words <= 15:
             line.role = "heading"
 
