@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 DEFAULT_SOURCE = "seeds"
@@ -43,6 +44,52 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--max-width", type=int, default=60, help="table cell width (table format)")
+    query.add_argument(
+        "--as-of",
+        metavar="RUN_ID_OR_SNAPSHOT",
+        default=None,
+        help="read the warehouse as it was after this run (run_id) or at this snapshot id",
+    )
+
+    changes = commands.add_parser(
+        "changes", help="export the rows of a table inserted since a snapshot"
+    )
+    changes.add_argument(
+        "--since",
+        type=int,
+        required=True,
+        metavar="SNAPSHOT",
+        help="snapshot id of your last pull (0 for everything)",
+    )
+    changes.add_argument("--table", default="articles")
+    changes.add_argument("--format", choices=("parquet", "jsonl", "csv"), default="parquet")
+    changes.add_argument("--out", type=Path, required=True, metavar="PATH")
+    changes.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
+
+    quarantine = commands.add_parser(
+        "quarantine", help="list quarantined inputs that have not landed since"
+    )
+    quarantine.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
+    quarantine.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    quarantine.add_argument("--max-width", type=int, default=60, help="table cell width")
+
+    retry = commands.add_parser(
+        "retry-quarantine", help="run the quarantined inputs again (after a fix)"
+    )
+    retry.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
+    retry.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+
+    compact = commands.add_parser(
+        "compact", help="merge small files, expire old snapshots, delete unused files"
+    )
+    compact.add_argument(
+        "--retain-days",
+        type=float,
+        default=7.0,
+        metavar="N",
+        help="keep snapshots (and --as-of reads) of the last N days (default 7)",
+    )
+    compact.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
 
     evaluate = commands.add_parser(
         "eval", help="score the cleaner on <id>.txt / <id>.gold.txt pages"
@@ -122,10 +169,12 @@ def command_run(args: argparse.Namespace) -> int:
 def command_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from warehouse.lake import WarehouseError, connect
+    from warehouse.lake import WarehouseError, connect, resolve_snapshot
 
+    warehouse = Path(args.warehouse)
     try:
-        connection = connect(Path(args.warehouse), read_only=True)
+        snapshot = resolve_snapshot(warehouse, args.as_of) if args.as_of else None
+        connection = connect(warehouse, read_only=True, snapshot=snapshot)
     except WarehouseError as error:
         return _fail(str(error))
     try:
@@ -140,22 +189,92 @@ def command_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_changes(args: argparse.Namespace) -> int:
+    from warehouse.changes import export_changes
+    from warehouse.lake import WarehouseError
+
+    try:
+        export = export_changes(Path(args.warehouse), args.table, args.since, args.out, args.format)
+    except WarehouseError as error:
+        return _fail(str(error))
+    print(
+        f"{export.rows} {export.table} row(s) inserted after snapshot {export.since} "
+        f"written to {export.path}; next pull: --since {export.until}"
+    )
+    return EXIT_OK
+
+
+def command_quarantine(args: argparse.Namespace) -> int:
+    from warehouse.lake import WarehouseError
+    from warehouse.quarantine import outstanding_quarantine
+
+    try:
+        columns, rows = outstanding_quarantine(Path(args.warehouse))
+    except WarehouseError as error:
+        return _fail(str(error))
+    print(format_rows(columns, rows, args.format, args.max_width))
+    return EXIT_OK
+
+
+def command_retry_quarantine(args: argparse.Namespace) -> int:
+    from warehouse.lake import WarehouseError
+    from warehouse.quarantine import outstanding_quarantine, path_of
+
+    try:
+        _, rows = outstanding_quarantine(Path(args.warehouse))
+    except WarehouseError as error:
+        return _fail(str(error))
+    paths = sorted({path_of(row[0]) for row in rows})
+    missing = [path for path in paths if not path.exists()]
+    for path in missing:
+        print(f"not found any more, left in quarantine: {path}")
+    present = [str(path) for path in paths if path.exists()]
+    if not present:
+        print("nothing to retry")
+        return EXIT_OK
+    if args.verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    from flows.ingest import ingest
+    from flows.summary import render_text
+
+    summary = ingest(sources=present, warehouse=args.warehouse, retry_quarantined=True)
+    print(render_text(summary))
+    return EXIT_OK
+
+
+def command_compact(args: argparse.Namespace) -> int:
+    from warehouse.lake import WarehouseError, catalog_path
+    from warehouse.maintenance import compact
+
+    if not catalog_path(Path(args.warehouse)).exists():
+        return _fail(f"no warehouse at {args.warehouse}: run `news-etl run` first")
+    try:
+        report = compact(Path(args.warehouse), retain_days=args.retain_days)
+    except WarehouseError as error:
+        return _fail(str(error))
+    print(
+        f"data files: {report.files_before} -> {report.files_after}; "
+        f"snapshots: {report.snapshots_before} -> {report.snapshots_after} "
+        f"(oldest readable: {report.oldest_snapshot})"
+    )
+    return EXIT_OK
+
+
 def command_eval(args: argparse.Namespace) -> int:
     if not args.directory.is_dir():
         return _fail(f"evaluation directory not found: {args.directory}")
-    from tasks.clean.engine import KNOWN_DETECTORS, clean_text
+    from tasks.clean.engine import KNOWN_DETECTORS
     from tasks.clean.evaluation import evaluate_directory, format_report, report_to_dict
     from tasks.clean.rules import load_rules
-    from tasks.extract.engine import extract_article
+    from tasks.process.engine import clean_page_body
     from tasks.settings import load_settings
 
     settings = load_settings()
     rules = load_rules(known_detectors=KNOWN_DETECTORS)
 
-    def clean(text: str) -> str:
-        return extract_article(clean_text(text, rules, settings), "", settings).body_text
-
-    report = evaluate_directory(args.directory, clean, out_dir=args.out)
+    report = evaluate_directory(
+        args.directory, partial(clean_page_body, rules=rules, settings=settings), out_dir=args.out
+    )
     if args.json:
         print(json.dumps(report_to_dict(report), indent=2))
     else:
@@ -163,7 +282,15 @@ def command_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": command_run, "query": command_query, "eval": command_eval}
+COMMANDS = {
+    "run": command_run,
+    "query": command_query,
+    "changes": command_changes,
+    "compact": command_compact,
+    "quarantine": command_quarantine,
+    "retry-quarantine": command_retry_quarantine,
+    "eval": command_eval,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

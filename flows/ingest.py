@@ -16,7 +16,7 @@ from flows.summary import QuarantinedFile, RunSummary, render_markdown
 from schemas.arrow import arrow_schema
 from tasks.clean.engine import KNOWN_DETECTORS
 from tasks.clean.rules import load_rules
-from tasks.land import land_task, landed_keys_task
+from tasks.land import land_task, landed_keys_task, learned_counts_task
 from tasks.process import process_batch_task
 from tasks.process.engine import RunContext, merge_batches
 from tasks.read import discover_task
@@ -41,9 +41,15 @@ def _runs_row(summary_fields: dict[str, object]) -> pa.Table:
 
 @flow(name="news-etl-ingest", log_prints=False)
 def ingest(
-    sources: list[str], warehouse: str | None = None, batch_size: int | None = None
+    sources: list[str],
+    warehouse: str | None = None,
+    batch_size: int | None = None,
+    retry_quarantined: bool = False,
 ) -> RunSummary:
-    """Ingest scraped text files from `sources` into the warehouse."""
+    """Ingest scraped text files from `sources` into the warehouse.
+
+    Files already in quarantine are skipped unless `retry_quarantined` (after a fix).
+    """
     logger = get_run_logger()
     started_at = _utcnow()
     clock = time.perf_counter()
@@ -67,7 +73,11 @@ def ingest(
 
     with write_lock(settings.warehouse):
         landed_hashes, quarantined_keys = landed_keys_task(settings.warehouse)
+        if retry_quarantined:
+            quarantined_keys = frozenset()
+        prior_line_counts = learned_counts_task(settings.warehouse)
         context = RunContext(
+            prior_line_counts=prior_line_counts,
             run_id=run_id,
             ingested_at=started_at,
             cleaner_version=cleaner_version,
@@ -110,9 +120,10 @@ def ingest(
             "files_skipped": merged.files_skipped,
             "cleaner_version": cleaner_version,
             "stage_seconds": json.dumps(stage_seconds),
+            "snapshot_id": None,  # land_task fills in the snapshot its commit creates
         }
         tables["runs"] = _runs_row(runs_fields)
-        snapshot_id = land_task(settings.warehouse, tables)
+        snapshot_id = land_task(settings.warehouse, tables, run_id)
         lap("land", mark)
 
     quarantine = tables["quarantine"].select(["source_uri", "check_name", "error"]).to_pylist()

@@ -11,6 +11,7 @@ from pandera.typing import Series
 ACCEPTED_PARAGRAPH_KINDS = ("paragraph", "heading")
 ACCEPTED_QUARANTINE_STAGES = ("discover", "read", "decode", "clean", "extract", "validate")
 ACCEPTED_RUN_STATUSES = ("succeeded", "failed")
+ACCEPTED_CLEANING_CONFIDENCE = ("high", "low", "fallback")
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 RULE_ID = r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$"
@@ -87,6 +88,11 @@ class Articles(ArticleKey):
     encoding: Series[str] = pa.Field(description="Encoding the raw bytes were decoded from.")
     cleaner_version: Series[str] = pa.Field(
         description="Fingerprint of the rule table and cleaner code that produced this row."
+    )
+    cleaning_confidence: Series[str] = pa.Field(
+        isin=list(ACCEPTED_CLEANING_CONFIDENCE),
+        description="'high': the body is a clear block of prose; 'low': little prose evidence; "
+        "'fallback': the classifier kept nothing, so the longest block was kept.",
     )
     run_id: Series[str] = pa.Field(description="The run that landed this row (see runs).")
     ingested_at: Series[pd.Timestamp] = pa.Field(description="When the row was landed (UTC).")
@@ -172,6 +178,31 @@ class Runs(ContractModel):
     )
     cleaner_version: Series[str] = pa.Field(description="Cleaner fingerprint used by the run.")
     stage_seconds: Series[str] = pa.Field(description="JSON object: seconds spent per stage.")
+    snapshot_id: Series[int] = pa.Field(
+        nullable=True,
+        ge=1,
+        description="DuckLake snapshot created by this run's commit: read the warehouse as of "
+        "this run with `news-etl query --as-of RUN_ID`. Null for runs landed before it was "
+        "recorded.",
+    )
+
+
+class LearnedLines(ContractModel):
+    """Short lines counted per source and run: the evidence for learned boilerplate.
+
+    Append-only; the pages seen for a line are the sum of doc_count over runs.
+    """
+
+    source_key: Series[str] = pa.Field(
+        description="The site: URL host, else the folder the file was read from."
+    )
+    line_key: Series[str] = pa.Field(
+        str_matches=r"^[0-9a-f]{16}$",
+        description="Hash of the line, insensitive to case, spacing and punctuation.",
+    )
+    text: Series[str] = pa.Field(description="The line as first seen.")
+    doc_count: Series[int] = pa.Field(ge=1, description="Pages of this run that printed the line.")
+    run_id: Series[str] = pa.Field(description="The run that counted them.")
 
 
 TABLE_MODELS: dict[str, type[ContractModel]] = {
@@ -181,4 +212,5 @@ TABLE_MODELS: dict[str, type[ContractModel]] = {
     "captions": Captions,
     "quarantine": Quarantine,
     "runs": Runs,
+    "learned_lines": LearnedLines,
 }

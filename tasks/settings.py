@@ -24,6 +24,14 @@ class Settings:
     block_gap_penalty: float = 4.0
     # A list announced by a sentence ending in ':' keeps at most this many items.
     list_max_items: int = 60
+    # Learned boilerplate: a short line (at most this many words) seen on at least
+    # learned_min_docs pages of one source is removed from that source's pages.
+    learned_max_words: int = 12
+    learned_min_docs: int = 3
+    # A body with fewer prose words than this is flagged cleaning_confidence='low'.
+    confident_prose_words: int = 60
+    # When nothing is kept, the longest shape-removed line comes back if it has this many words.
+    fallback_min_words: int = 8
     # Headline-like lines (title, dek, subheading) have at most this many words.
     headline_max_words: int = 30
     # Bodies with fewer words than this are not identified for language.

@@ -31,6 +31,7 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "word_count": 12,
         "encoding": "utf-8",
         "cleaner_version": "85e5d1a357cd",
+        "cleaning_confidence": "high",
         "run_id": "run-1",
         "ingested_at": NOW,
     },
@@ -77,6 +78,14 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "files_skipped": 0,
         "cleaner_version": "85e5d1a357cd",
         "stage_seconds": '{"read": 0.1}',
+        "snapshot_id": 7,
+    },
+    "learned_lines": {
+        "source_key": "example.com",
+        "line_key": "0123456789abcdef",
+        "text": "Home",
+        "doc_count": 3,
+        "run_id": "run-1",
     },
 }
 

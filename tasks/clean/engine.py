@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tasks.clean.learned import is_learnable, line_key
 from tasks.clean.rules import Rule, RuleSet
 from tasks.extract.dates import parse_timestamp_line
 from tasks.settings import Settings
@@ -49,6 +50,7 @@ class _Line:
     marker: str | None = None
     attached: bool = False
     duplicate_of: int | None = None
+    learned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class CleanedDocument:
     """Every non-blank line of the input with its decision, in input order."""
 
     lines: tuple[LineDecision, ...]
+    confidence: str = "high"  # one of schemas.ACCEPTED_CLEANING_CONFIDENCE
 
     @property
     def body(self) -> tuple[LineDecision, ...]:
@@ -187,6 +190,12 @@ def _next_index(lines: list[_Line], index: int, skip: frozenset[str]) -> int | N
         if lines[j].role not in skip:
             return j
     return None
+
+
+def _learned_boilerplate(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    for line in lines:
+        if line.learned and line.role == "paragraph" and is_learnable(line.text, settings):
+            _claim(line, rule)
 
 
 def _caption_before_credit(lines: list[_Line], rule: Rule, settings: Settings) -> None:
@@ -415,6 +424,7 @@ def _short_line_run(lines: list[_Line], rule: Rule, settings: Settings) -> None:
 
 
 STRUCTURAL_DETECTORS: dict[str, Callable[[list[_Line], Rule, Settings], None]] = {
+    "learned_boilerplate": _learned_boilerplate,
     "caption_before_credit": _caption_before_credit,
     "printed_twice": _printed_twice,
     "byline_beside_timestamp": _byline_beside_timestamp,
@@ -448,16 +458,48 @@ def _release_update_markers(lines: list[_Line]) -> None:
             line.role = "paragraph"
 
 
-def clean_text(text: str, rules: RuleSet, settings: Settings) -> CleanedDocument:
-    """Classify every non-blank line of `text` as body or as removed by a cited rule."""
+def _confidence(lines: list[_Line], settings: Settings) -> str:
+    """Confidence in the body: 'high' or 'low' by prose kept, or 'fallback'.
+
+    Only lines removed by their shape (structural rules) can come back; lines a phrase rule
+    removed (ads, widgets, footers) never do. Too short a longest line leaves the page empty.
+    """
+    kept = [line for line in lines if line.role in KEPT_ROLES]
+    if kept:
+        prose_words = sum(line.words for line in kept if line.prose)
+        return "high" if prose_words >= settings.confident_prose_words else "low"
+    shaped = [
+        line
+        for line in lines
+        if line.rule is not None and line.rule.kind == "structural" and line.role == "layout"
+    ]
+    longest = max(shaped, key=lambda line: line.words, default=None)
+    if longest is None or longest.words < settings.fallback_min_words:
+        return "low"
+    longest.role, longest.rule = "paragraph", None
+    return "fallback"
+
+
+def clean_text(
+    text: str, rules: RuleSet, settings: Settings, learned: frozenset[str] = frozenset()
+) -> CleanedDocument:
+    """Classify every non-blank line of `text` as body or as removed by a cited rule.
+
+    `learned` holds line keys (`tasks.clean.learned.line_key`) that recur across the page's source.
+    """
     lines = _split_lines(text, settings)
+    if learned:
+        for line in lines:
+            line.learned = line_key(line.text) in learned
     _apply_line_rules(lines, rules, "anywhere")
     _apply_line_rules(lines, rules, "outside_body")
     for rule in rules.structural_rules:
         STRUCTURAL_DETECTORS[rule.pattern](lines, rule, settings)
     _release_update_markers(lines)
     _mark_headings(lines)
+    confidence = _confidence(lines, settings)
     return CleanedDocument(
+        confidence=confidence,
         lines=tuple(
             LineDecision(
                 line_number=line.number,
@@ -472,5 +514,5 @@ def clean_text(text: str, rules: RuleSet, settings: Settings) -> CleanedDocument
                 marker=line.marker,
             )
             for line in lines
-        )
+        ),
     )

@@ -6,7 +6,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NONE
 
-from warehouse.lake import land_tables, landed_keys
+from warehouse.lake import land_tables, landed_keys, learned_line_counts
 
 
 @task(name="landed-keys", cache_policy=NONE, retries=2, retry_delay_seconds=1)
@@ -15,5 +15,10 @@ def landed_keys_task(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, s
 
 
 @task(name="land-tables", cache_policy=NONE, retries=2, retry_delay_seconds=1)
-def land_task(root: Path, tables: dict[str, pa.Table]) -> int:
-    return land_tables(root, tables)
+def land_task(root: Path, tables: dict[str, pa.Table], run_id: str | None = None) -> int:
+    return land_tables(root, tables, run_id)
+
+
+@task(name="learned-line-counts", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+def learned_counts_task(root: Path) -> dict[tuple[str, str], int]:
+    return learned_line_counts(root)

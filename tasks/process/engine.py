@@ -10,15 +10,16 @@ import pyarrow.compute as pc
 
 from schemas.arrow import arrow_schema
 from tasks.clean.engine import clean_text
+from tasks.clean.learned import LearnedCounts, LineCounts, learned_keys, page_lines, source_key
 from tasks.clean.rules import RuleSet
 from tasks.documents import DecodedDocument, Rejection, SourceFile
 from tasks.extract.engine import ExtractedArticle, extract_article
-from tasks.read.engine import read_document
+from tasks.read.engine import normalize_text, read_document
 from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 ARTICLE_TABLES = ("articles", "paragraphs", "removed_lines", "captions")
-BATCH_TABLES = (*ARTICLE_TABLES, "quarantine")
+BATCH_TABLES = (*ARTICLE_TABLES, "quarantine", "learned_lines")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class RunContext:
     cleaner_version: str
     landed_hashes: frozenset[str] = frozenset()
     quarantined_keys: frozenset[tuple[str, str]] = frozenset()
+    prior_line_counts: LineCounts = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -90,8 +92,9 @@ def _quarantine(
 
 
 def _add_article(
-    rows: _Rows, doc: DecodedDocument, article: ExtractedArticle, context: RunContext
+    rows: _Rows, doc: DecodedDocument, outcome: tuple[ExtractedArticle, str], context: RunContext
 ) -> None:
+    article, confidence = outcome
     article_id = article_id_for(doc.content_sha256)
     rows.add(
         "articles",
@@ -112,6 +115,7 @@ def _add_article(
         word_count=article.word_count,
         encoding=doc.encoding,
         cleaner_version=context.cleaner_version,
+        cleaning_confidence=confidence,
         run_id=context.run_id,
         ingested_at=context.ingested_at,
     )
@@ -143,11 +147,17 @@ def _add_article(
         )
 
 
+def clean_page_body(text: str, rules: RuleSet, settings: Settings) -> str:
+    """The body_text ingest would land for a decoded page (used by the evaluation)."""
+    cleaned = clean_text(normalize_text(text), rules, settings)
+    return extract_article(cleaned, "", settings).body_text
+
+
 def _article_or_rejection(
-    doc: DecodedDocument, rules: RuleSet, settings: Settings
-) -> ExtractedArticle | Rejection:
+    doc: DecodedDocument, rules: RuleSet, settings: Settings, learned: frozenset[str]
+) -> tuple[ExtractedArticle, str] | Rejection:
     try:
-        cleaned = clean_text(doc.text, rules, settings)
+        cleaned = clean_text(doc.text, rules, settings, learned)
         article = extract_article(cleaned, doc.source.source_uri, settings)
     except Exception as error:  # one bad document must not stop the run
         LOGGER.exception("cleaner failed on %s", doc.source.source_uri)
@@ -164,16 +174,21 @@ def _article_or_rejection(
             error=f"no article text found: all {len(cleaned.lines)} non-blank lines were "
             "navigation, labels or boilerplate; check that the file is an article page",
         )
-    return article
+    return article, cleaned.confidence
 
 
 def process_batch(
     sources: Sequence[SourceFile], rules: RuleSet, settings: Settings, context: RunContext
 ) -> BatchResult:
-    """Read, clean and extract each file; rows for landed articles and quarantined files."""
+    """Read, clean and extract each file; rows for landed articles and quarantined files.
+
+    Two passes: decode every file and count its short lines per source (learned boilerplate
+    sees this batch as well as earlier runs), then clean each page with what was learned.
+    """
     rows = _Rows()
     result = BatchResult(tables={}, files_seen=len(sources))
     seen_hashes: set[str] = set()
+    decoded: list[DecodedDocument] = []
     for source in sources:
         doc = read_document(source, settings)
         digest = doc.content_sha256
@@ -188,12 +203,26 @@ def process_batch(
         if doc.rejection is not None:
             _quarantine(rows, doc, doc.rejection, context)
             continue
-        outcome = _article_or_rejection(doc, rules, settings)
+        seen_hashes.add(digest)
+        decoded.append(doc)
+    pages = [(source_key(doc.source.source_uri), page_lines(doc.text, settings)) for doc in decoded]
+    counts = LearnedCounts.from_pages(pages)
+    for doc, (source, page) in zip(decoded, pages, strict=True):
+        learned = learned_keys(source, page, context.prior_line_counts, counts, settings)
+        outcome = _article_or_rejection(doc, rules, settings, learned)
         if isinstance(outcome, Rejection):
             _quarantine(rows, doc, outcome, context)
             continue
-        seen_hashes.add(digest)
         _add_article(rows, doc, outcome, context)
+    for (source, key), doc_count in counts.counts.items():
+        rows.add(
+            "learned_lines",
+            source_key=source,
+            line_key=key,
+            text=counts.texts[(source, key)],
+            doc_count=doc_count,
+            run_id=context.run_id,
+        )
     result.tables = rows.to_tables()
     return result
 

@@ -94,7 +94,9 @@ def validate_tables(
     if quarantine_rows:
         extra = pa.Table.from_pylist(quarantine_rows, schema=arrow_schema("quarantine"))
         valid["quarantine"] = pa.concat_tables([valid["quarantine"], extra])
-    _row_failures_must_be_empty("quarantine", valid["quarantine"])
+    for table in ("quarantine", "learned_lines"):
+        if table in valid:
+            _row_failures_must_be_empty(table, valid[table])
     return valid, failures
 
 
