@@ -36,7 +36,7 @@ class Settings:
     headline_max_words: int = 30
     # Bodies with fewer words than this are not identified for language.
     language_min_words: int = 5
-    language_sample_chars: int = 2000
+    language_sample_chars: int = 600
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -29,6 +29,7 @@ _NAME_WORD = re.compile(r"^(?:[A-Z][\w.'’-]*|and|&|de|van|von|der|da|di|la|le|
 _LABEL_LIKE = re.compile(
     r"\b[\w-]+\.(?:com|org|net|co|io|uk|de|fr|it|kr|in)\b|(?:^|\s)@\w|^\d+\s+\w+$"
 )
+_YEAR_OR_ISO = re.compile(r"(?:19|20)\d\d")
 # Lines longer than this are never tested against line rules (captions are shorter).
 _RULE_MAX_WORDS = 90
 
@@ -100,10 +101,11 @@ def _is_sentence(text: str) -> bool:
 def _split_lines(text: str, settings: Settings) -> list[_Line]:
     lines = []
     for number, raw in enumerate(text.split("\n"), start=1):
-        collapsed = _SPACES.sub(" ", raw).strip()
-        if not collapsed:
+        tokens = raw.split()
+        if not tokens:
             continue
-        words = len(_WORD.findall(collapsed))
+        collapsed = " ".join(tokens)
+        words = len(_WORD.findall(collapsed)) if len(tokens) < 4 else len(tokens)
         sentence = _is_sentence(collapsed)
         lines.append(
             _Line(
@@ -170,6 +172,8 @@ def _apply_line_rules(lines: list[_Line], rule_set: RuleSet, scope: str) -> None
 
 
 def _timestamp_value(text: str) -> str | None:
+    if len(text) > 80 or not _YEAR_OR_ISO.search(text):  # cheap test before the parser
+        return None
     parsed = parse_timestamp_line(text)
     return parsed.text if parsed else None
 
