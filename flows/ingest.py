@@ -16,12 +16,11 @@ from flows.summary import QuarantinedFile, RunSummary, render_markdown
 from schemas.arrow import arrow_schema
 from tasks.clean.engine import KNOWN_DETECTORS
 from tasks.clean.rules import load_rules
-from tasks.land import land_task, landed_keys_task, learned_counts_task
+from tasks.land import land_task, landed_keys_task, learned_counts_task, refresh_search_task
 from tasks.process import process_batch_task
 from tasks.process.engine import RunContext, merge_batches
 from tasks.read import discover_task
 from tasks.settings import load_settings
-from tasks.validate import validate_task
 from warehouse.lake import write_lock
 
 CODE_VERSION = "0.1.0"
@@ -92,13 +91,11 @@ def ingest(
             batches, rules=unmapped(rules), settings=unmapped(settings), context=unmapped(context)
         )
         merged = merge_batches(futures.result())
-        mark = lap("read_clean_extract", mark)
-
-        tables, failures = validate_task(merged.tables, context)
-        mark = lap("validate", mark)
-        if failures:
+        tables = merged.tables
+        mark = lap("read_clean_extract_validate", mark)
+        if merged.row_failures:
             logger.warning(
-                "%d rows failed validation; their articles are quarantined", len(failures)
+                "%d rows failed validation; their articles are quarantined", merged.row_failures
             )
 
         landed = tables["articles"].num_rows
@@ -124,7 +121,9 @@ def ingest(
         }
         tables["runs"] = _runs_row(runs_fields)
         snapshot_id = land_task(settings.warehouse, tables, run_id)
-        lap("land", mark)
+        mark = lap("land", mark)
+        refresh_search_task(settings.warehouse, landed)
+        lap("search_index", mark)
 
     quarantine = tables["quarantine"].select(["source_uri", "check_name", "error"]).to_pylist()
     rule_counts = Counter(tables["removed_lines"].column("rule_id").to_pylist())

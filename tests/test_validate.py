@@ -49,3 +49,19 @@ def test_failing_row_quarantines_its_whole_article():
     assert quarantine[0]["check_name"].startswith("articles.language:")
     assert quarantine[0]["failure_case"] == "english"
     assert quarantine[0]["content_sha256"].startswith(bad_id)
+
+
+def test_validate_batch_counts_failures_and_keeps_the_rest():
+    from tasks.process.engine import BatchResult
+    from tasks.validate.engine import validate_batch
+
+    tables = _seed_tables()
+    articles = tables["articles"]
+    words = articles.column("word_count").to_pylist()
+    words[0] = 0  # breaks ge=1
+    index = articles.schema.get_field_index("word_count")
+    tables["articles"] = articles.set_column(index, "word_count", pa.array(words))
+    result = validate_batch(BatchResult(tables=tables, files_seen=5), CONTEXT)
+    assert result.row_failures == 1
+    assert result.tables["articles"].num_rows == 4
+    assert result.tables["quarantine"].num_rows == 1

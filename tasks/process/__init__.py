@@ -1,4 +1,4 @@
-"""Prefect task: read, clean and extract one batch of files."""
+"""Prefect task: read, clean, extract and validate one batch of files."""
 
 from collections.abc import Sequence
 
@@ -9,10 +9,11 @@ from tasks.clean.rules import RuleSet
 from tasks.documents import SourceFile
 from tasks.process.engine import BatchResult, RunContext, process_batch
 from tasks.settings import Settings
+from tasks.validate.engine import validate_batch
 
 
 @task(name="process-batch", cache_policy=NONE)
 def process_batch_task(
     sources: Sequence[SourceFile], rules: RuleSet, settings: Settings, context: RunContext
 ) -> BatchResult:
-    return process_batch(sources, rules, settings, context)
+    return validate_batch(process_batch(sources, rules, settings, context), context)

@@ -42,6 +42,7 @@ class BatchResult:
     files_seen: int = 0
     files_skipped: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source_uri, why)
+    row_failures: int = 0  # rows that failed validation (their articles are quarantined)
 
 
 def drop_articles(rows: pa.Table, article_ids: set[str]) -> pa.Table:
@@ -236,6 +237,7 @@ def merge_batches(results: Sequence[BatchResult]) -> BatchResult:
         merged.files_seen += result.files_seen
         merged.files_skipped += result.files_skipped
         merged.skipped.extend(result.skipped)
+        merged.row_failures += result.row_failures
         articles = result.tables["articles"]
         ids = articles.column("article_id").to_pylist()
         repeats = {article_id for article_id in ids if article_id in kept_ids}

@@ -9,7 +9,7 @@ from pandera.errors import SchemaErrors
 
 from schemas.arrow import arrow_schema
 from schemas.tables import TABLE_MODELS
-from tasks.process.engine import ARTICLE_TABLES, RunContext, drop_articles
+from tasks.process.engine import ARTICLE_TABLES, BatchResult, RunContext, drop_articles
 
 LOGGER = logging.getLogger(__name__)
 
@@ -105,3 +105,10 @@ def _row_failures_must_be_empty(table: str, rows: pa.Table) -> None:
         TABLE_MODELS[table].validate(rows.to_pandas(), lazy=True)
     except SchemaErrors as errors:
         raise ContractViolation(f"table {table} broke its contract: {errors}") from errors
+
+
+def validate_batch(result: BatchResult, context: RunContext) -> BatchResult:
+    """Validate one batch's tables in place of the raw ones (keeps memory per batch)."""
+    result.tables, failures = validate_tables(result.tables, context)
+    result.row_failures += len(failures)
+    return result
