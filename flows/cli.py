@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the warehouse as it was after this run (run_id) or at this snapshot id",
     )
 
+    search = commands.add_parser("search", help="full-text search over articles (BM25)")
+    search.add_argument("words")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
+    search.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    search.add_argument("--max-width", type=int, default=60, help="table cell width")
+
     changes = commands.add_parser(
         "changes", help="export the rows of a table inserted since a snapshot"
     )
@@ -189,6 +196,18 @@ def command_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_search(args: argparse.Namespace) -> int:
+    from warehouse.lake import WarehouseError
+    from warehouse.search import search_articles
+
+    try:
+        columns, rows = search_articles(Path(args.warehouse), args.words, args.limit)
+    except WarehouseError as error:
+        return _fail(str(error))
+    print(format_rows(columns, rows, args.format, args.max_width))
+    return EXIT_OK
+
+
 def command_changes(args: argparse.Namespace) -> int:
     from warehouse.changes import export_changes
     from warehouse.lake import WarehouseError
@@ -285,6 +304,7 @@ def command_eval(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": command_run,
     "query": command_query,
+    "search": command_search,
     "changes": command_changes,
     "compact": command_compact,
     "quarantine": command_quarantine,

@@ -77,3 +77,22 @@ def test_table_format_truncates_long_cells():
     assert "xxxxxxxxx…" in text
     assert "NULL" in text
     assert text.endswith("(1 row)")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["quarantine"],
+        ["retry-quarantine"],
+        ["compact"],
+        ["search", "words"],
+        ["changes", "--since", "0", "--out", "unused.parquet"],
+        ["query", "select 1", "--as-of", "1"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_warehouse_commands_without_a_warehouse_say_so(tmp_path, capsys, command):
+    assert main([*command, "--warehouse", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("news-etl: error: no ")
+    assert "\n" not in err

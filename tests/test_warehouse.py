@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -26,6 +27,7 @@ from warehouse.lake import (
     land_tables,
     resolve_snapshot,
 )
+from warehouse.search import search_path
 
 TABLES = ("articles", "paragraphs", "removed_lines", "captions", "quarantine", "runs")
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
@@ -320,3 +322,22 @@ def test_compact_merges_files_and_keeps_retained_snapshots_readable(
     assert len(list((warehouse / "data").rglob("*.parquet"))) <= files_after
     with pytest.raises(WarehouseError):
         _query(warehouse, "select count(*) from articles", first.snapshot_id)
+
+
+def test_search_ranks_articles_by_bm25_and_the_index_follows_each_run(two_runs, capsys):
+    warehouse, _, _ = two_runs
+    args = ["--warehouse", str(warehouse), "--format", "json"]
+    assert main(["search", "space military ties", *args]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results[0]["title"].startswith("U.S.-Japan Deepen Space, Military Ties")
+    scores = [row["score"] for row in results]
+    assert scores == sorted(scores, reverse=True)
+    assert len(results) == 5, "all five articles mention military or ties"
+    assert main(["search", "zebra quasar", *args]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    # The index was rebuilt after the second run: it holds every article landed.
+    index = duckdb.connect(str(search_path(warehouse)), read_only=True)
+    try:
+        assert index.execute("select count(*) from articles").fetchone()[0] == 5
+    finally:
+        index.close()

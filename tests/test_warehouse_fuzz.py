@@ -11,7 +11,7 @@ ENCODINGS = ("utf-8", "utf-16", "latin-1", "cp1252", "utf-8-sig")
 texts = st.text(alphabet=st.characters(codec="utf-16", exclude_categories=("Cs",)), max_size=400)
 encoded = st.builds(
     lambda text, encoding: text.encode(encoding, errors="replace"),
-    st.one_of(texts, st.just("Headline\\n\\n" + "A sentence that reads like prose. " * 12)),
+    st.one_of(texts, st.just("Headline\n\n" + "A sentence that reads like prose. " * 12)),
     st.sampled_from(ENCODINGS),
 )
 inputs = st.lists(
