@@ -7,8 +7,10 @@ from schemas.tables import (
     TABLE_MODELS,
     Articles,
     Captions,
+    FieldSources,
     Paragraphs,
     Quarantine,
+    Quotes,
     RemovedLines,
     Runs,
 )
@@ -20,8 +22,10 @@ __all__ = [
     "TABLE_MODELS",
     "Articles",
     "Captions",
+    "FieldSources",
     "Paragraphs",
     "Quarantine",
+    "Quotes",
     "RemovedLines",
     "Runs",
 ]

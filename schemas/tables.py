@@ -12,6 +12,9 @@ ACCEPTED_PARAGRAPH_KINDS = ("paragraph", "heading")
 ACCEPTED_QUARANTINE_STAGES = ("discover", "read", "decode", "clean", "extract", "validate")
 ACCEPTED_RUN_STATUSES = ("succeeded", "failed")
 ACCEPTED_CLEANING_CONFIDENCE = ("high", "low", "fallback")
+ACCEPTED_SOURCED_FIELDS = (
+    "title", "subtitle", "author", "published_at", "publisher", "section", "dateline",
+)  # fmt: skip
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 RULE_ID = r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$"
@@ -134,6 +137,40 @@ class Captions(ArticleKey):
     )
 
 
+class Quotes(ArticleKey):
+    """Quotations in the article body, with the speaker when the text attributes one."""
+
+    position: Series[int] = pa.Field(
+        ge=0, description="Body paragraph holding the quote (paragraphs.position)."
+    )
+    text: Series[str] = pa.Field(
+        str_length={"min_value": 1}, description="The quoted words, without the quote marks."
+    )
+    speaker: Series[str] = pa.Field(
+        nullable=True,
+        description="Who said it, as the text names them ('Daniel Russel', 'their statement'); "
+        "null when the text does not attribute the quote or names only a pronoun.",
+    )
+
+
+class FieldSources(ArticleKey):
+    """Evidence for the article's metadata: the input line each field value was read from."""
+
+    field: Series[str] = pa.Field(
+        isin=list(ACCEPTED_SOURCED_FIELDS),
+        description="The articles column the evidence is for, e.g. 'title' or 'author'.",
+    )
+    line_number: Series[int] = pa.Field(
+        ge=1,
+        nullable=True,
+        description="1-based input line the value came from; null when it came from the source "
+        "URL (publisher read from the host).",
+    )
+    evidence: Series[str] = pa.Field(
+        description="That line as read, or the source URL when line_number is null."
+    )
+
+
 class Quarantine(ContractModel):
     """Inputs that could not be landed, with a reason a person can act on."""
 
@@ -210,6 +247,8 @@ TABLE_MODELS: dict[str, type[ContractModel]] = {
     "paragraphs": Paragraphs,
     "removed_lines": RemovedLines,
     "captions": Captions,
+    "quotes": Quotes,
+    "field_sources": FieldSources,
     "quarantine": Quarantine,
     "runs": Runs,
     "learned_lines": LearnedLines,

@@ -55,6 +55,18 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "text": None,
         "credit": "AFP",
     },
+    "quotes": {
+        "article_id": ARTICLE_ID,
+        "position": 3,
+        "text": "There is no coded messaging here",
+        "speaker": "Hornung",
+    },
+    "field_sources": {
+        "article_id": ARTICLE_ID,
+        "field": "title",
+        "line_number": 3,
+        "evidence": "Markets rally after the central bank holds rates",
+    },
     "quarantine": {
         "source_uri": "file:///data/empty.txt",
         "content_sha256": None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tasks.clean.learned import is_learnable, line_key
 from tasks.clean.rules import Rule, RuleSet
+from tasks.extract.bylines import dated_byline_value
 from tasks.extract.dates import parse_timestamp_line
 from tasks.settings import Settings
 
@@ -30,6 +31,25 @@ _LABEL_LIKE = re.compile(
     r"\b[\w-]+\.(?:com|org|net|co|io|uk|de|fr|it|kr|in)\b|(?:^|\s)@\w|^\d+\s+\w+$"
 )
 _YEAR_OR_ISO = re.compile(r"(?:19|20)\d\d")
+_DIGIT = re.compile(r"\d")
+# A byline may stand on the first or second line under the headline ("Jo Lee @jolee").
+_BYLINE_BELOW_HEADLINE_REACH = 2
+_BYLINE_MAX_WORDS = 4
+_HANDLE_TAIL = re.compile(r"(?:\s+@\w+)+$")
+# Headline evidence: a byline or timestamp within this many lines below (or above) the line,
+# and prose within this many lines after it.
+_ANCHOR_ROLES = frozenset({"byline", "timestamp", "timestamp_unparsed"})
+_HEADLINE_ANCHOR_REACH = 3
+_HEADLINE_USUAL_MAX_WORDS = 20
+_HEADLINE_MIN_WORDS = 4
+_TITLE_CASE_SHARE = 0.7
+# A sentence break inside a line ("... in Austria. Leonhard Foeger / Reuters"): a caption or prose.
+# Addresses and quote attributions ("— David McKinley on Sunday ...") are never the headline.
+_NOT_A_HEADLINE = re.compile(r"://|^www\.|^[—–]")
+_INNER_SENTENCE = re.compile(r"[a-z]{3,}[.!?] [A-Z]")
+_HEADLINE_ANCHOR_ABOVE = 3
+_HEADLINE_PROSE_REACH = 10
+_HEADLINE_MIN_SCORE = 3
 # Lines longer than this are never tested against line rules (captions are shorter).
 _RULE_MAX_WORDS = 90
 
@@ -178,7 +198,16 @@ def _timestamp_value(text: str) -> str | None:
     return parsed.text if parsed else None
 
 
-LINE_DETECTORS: dict[str, Callable[[str], str | None]] = {"timestamp": _timestamp_value}
+def _dated_byline_value(text: str) -> str | None:
+    if len(text) > 200 or not _DIGIT.search(text):  # cheap test before the parser
+        return None
+    return dated_byline_value(text)
+
+
+LINE_DETECTORS: dict[str, Callable[[str], str | None]] = {
+    "timestamp": _timestamp_value,
+    "dated_byline": _dated_byline_value,
+}
 
 
 # ---------------------------------------------------------------------- structural detectors
@@ -255,8 +284,15 @@ def _byline_beside_timestamp(lines: list[_Line], rule: Rule, settings: Settings)
         if line.role != "timestamp":
             continue
         for j in (_previous_index(lines, i, skip), _next_index(lines, i, skip)):
-            if j is not None and lines[j].role == "paragraph" and _is_name_line(lines[j].text):
-                _claim(lines[j], rule, value=_BULLET.sub("", lines[j].text))
+            # One word beside a date is more often a section or category label than a name.
+            name = lines[j] if j is not None else None
+            if (
+                name is not None
+                and name.role == "paragraph"
+                and len(_BULLET.sub("", name.text).split()) >= 2
+                and _is_name_line(name.text)
+            ):
+                _claim(name, rule, value=_BULLET.sub("", name.text))
                 break
 
 
@@ -276,14 +312,65 @@ def _is_headline_like(line: _Line, settings: Settings) -> bool:
     )
 
 
+def _headline_score(lines: list[_Line], index: int, printed_twice: set[int]) -> int:
+    """Evidence that line `index` is the headline: a byline or timestamp right below it (or just
+    above), a second printing, article prose following it; minus length beyond a headline's."""
+    skip = _TRANSPARENT_ROLES | {"caption", "boilerplate"}
+    below = [line for line in lines[index + 1 : index + 12] if line.role not in skip]
+    below = below[:_HEADLINE_ANCHOR_REACH]
+    above = lines[max(0, index - _HEADLINE_ANCHOR_ABOVE) : index]
+    following = lines[index + 1 : index + 1 + _HEADLINE_PROSE_REACH]
+    score = 0
+    anchors = [n for n, line in enumerate(below) if line.role in _ANCHOR_ROLES]
+    if anchors:  # right below, or below a dek or a one-line byline
+        score += 4 if anchors[0] <= 1 else 3
+    elif any(line.role in _ANCHOR_ROLES for line in above):
+        score += 1
+    if index in printed_twice:
+        score += 2
+    if sum(line.role == "paragraph" and line.prose for line in following) >= 2:
+        score += 2
+    if lines[index].words > _HEADLINE_USUAL_MAX_WORDS or _INNER_SENTENCE.search(lines[index].text):
+        score -= 2
+    return score
+
+
+def _is_title_cased(line: _Line) -> bool:
+    words = line.text.split()
+    return sum(word[:1].isupper() for word in words) >= _TITLE_CASE_SHARE * len(words)
+
+
+def _is_headline_candidate(line: _Line, settings: Settings) -> bool:
+    """Headline-like, or a Title Cased line ending in a stop ('... Why You Shouldn't Worry.')."""
+    if (
+        line.role != "paragraph"
+        or line.words < _HEADLINE_MIN_WORDS
+        or _NOT_A_HEADLINE.search(line.text)
+    ):
+        return False
+    return _is_headline_like(line, settings) or (
+        line.words <= _HEADLINE_USUAL_MAX_WORDS and _is_title_cased(line)
+    )
+
+
 def _headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
-    first_prose, _ = _body_span(lines)
-    for line in lines[:first_prose]:
-        if line.role == "duplicate" and line.duplicate_of is not None:
-            original = lines[line.duplicate_of]
-            if _is_headline_like(original, settings):
-                _claim(original, rule, value=original.text)
-                return
+    first_prose, last_prose = _body_span(lines)
+    printed_twice = {
+        line.duplicate_of
+        for line in lines
+        if line.role == "duplicate" and line.duplicate_of is not None
+    }
+    candidates = [
+        i
+        for i, line in enumerate(lines[: last_prose + 1])
+        if _is_headline_candidate(line, settings)
+    ]
+    scored = [(_headline_score(lines, i, printed_twice), -i) for i in candidates]
+    best = max(scored, default=(0, 0))
+    if best[0] >= _HEADLINE_MIN_SCORE:
+        line = lines[-best[1]]
+        _claim(line, rule, value=line.text)
+        return
     for line in lines[:first_prose]:
         if _is_headline_like(line, settings) and line.words >= 3:
             _claim(line, rule, value=line.text)
@@ -304,6 +391,23 @@ def _label_above_headline(lines: list[_Line], rule: Rule, settings: Settings) ->
     line = lines[above]
     if line.role == "paragraph" and line.words <= settings.fragment_max_words and not line.sentence:
         _claim(line, rule, value=_BULLET.sub("", line.text))
+
+
+def _byline_below_headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    """A short name line right under the headline (or under its dek) is the byline."""
+    title = _title_index(lines)
+    if title is None:
+        return
+    index = title
+    for _step in range(_BYLINE_BELOW_HEADLINE_REACH):
+        found = _next_index(lines, index, _TRANSPARENT_ROLES)
+        if found is None or lines[found].role != "paragraph" or lines[found].prose:
+            return  # a byline never sits below body text
+        index = found
+        text = _HANDLE_TAIL.sub("", lines[index].text)
+        if 2 <= len(text.split()) <= _BYLINE_MAX_WORDS and _is_name_line(text):
+            _claim(lines[index], rule, value=_BULLET.sub("", text))
+            return
 
 
 def _dek(lines: list[_Line], rule: Rule, settings: Settings) -> None:
@@ -435,6 +539,7 @@ STRUCTURAL_DETECTORS: dict[str, Callable[[list[_Line], Rule, Settings], None]] =
     "print_edition_masthead": _print_edition_masthead,
     "headline": _headline,
     "label_above_headline": _label_above_headline,
+    "byline_below_headline": _byline_below_headline,
     "dek": _dek,
     "colon_list": _colon_list,
     "related_list": _related_list,

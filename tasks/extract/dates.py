@@ -21,13 +21,27 @@ _MONTHS = (
 _DATE_WORDS = re.compile(
     rf"^(?:{_MONTHS}|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|"
     r"thursday|friday|saturday|sunday|am|pm|a|p|m|utc|gmt|est|edt|cst|cdt|pst|pdt|bst|cet|cest|"
-    r"ist|jst|kst|sgt|hkt|aest|aedt|et|pt|z|t|at|on|of|the|st|nd|rd|th|\d+)$",
+    r"ist|jst|kst|sgt|hkt|aest|aedt|et|pt|z|t|at|on|of|the|st|nd|rd|th|\d+(?:st|nd|rd|th)?)$",
     re.IGNORECASE,
 )
 _ISO = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 )
 _SLASHED = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.]((?:19|20)\d{2})\b")
+# A date inside a longer line ("By Jo Lee - 11/19/19 06:56 AM EST", "by Jo Lee — May 2, 2019").
+_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE_SPAN = re.compile(
+    rf"(?i)\b(?:{_WEEKDAY}(?:{_MONTHS})\.?\s+{_DAY},?\s+(?:19|20)\d{{2}}"
+    rf"|{_WEEKDAY}{_DAY}\s+(?:{_MONTHS})\.?,?\s+(?:19|20)\d{{2}}"
+    r"|(?:19|20)\d{2}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{1,2}/\d{1,2}/(?:(?:19|20)\d{2}|\d{2}))\b"
+)
+# Separators between the parts of a dateline: "May 2, 2019 / 12:21 AM / Updated 14 hours ago".
+_PART_SEPARATOR = re.compile(r"\s+[/•|]\s+")
+_PARENTHESES = re.compile(r"\s*\([^()]*\)")
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
+_SHORT_PART_WORDS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +97,65 @@ def _dateparser():
     return dateparser
 
 
+def _parse_span(text: str) -> datetime | None:
+    """Parse a date found by _DATE_SPAN (no time of day unless ISO)."""
+    span = _ORDINAL.sub(r"\1", text.strip())
+    iso = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(T.*)?", span)
+    if iso:
+        try:
+            value = datetime.fromisoformat(span.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return value.replace(tzinfo=None)
+    slashed = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{2,4})", span)
+    if slashed:
+        month, day, year = (int(part) for part in slashed.groups())
+        try:
+            return datetime(year + 2000 if year < 100 else year, month, day)
+        except ValueError:
+            return None
+    words = re.sub(rf"(?i)^{_WEEKDAY}", "", span)
+    return _strptime(re.sub(r",(?=\S)", ", ", words))
+
+
+def find_timestamp(text: str) -> tuple[ParsedTimestamp, int, int] | None:
+    """The first date inside a longer line, with its start and end; None when there is none."""
+    match = _DATE_SPAN.search(text)
+    if match is None:
+        return None
+    value = _parse_span(match.group())
+    if value is None:
+        return None
+    before = text[: match.start()].casefold()
+    label = next((word for word in ("updated", "published", "posted") if word in before), None)
+    slashed = re.fullmatch(r"(\d{1,2})/(\d{1,2})/\d+", match.group())
+    ambiguous = bool(slashed and int(slashed.group(1)) <= 12 and int(slashed.group(2)) <= 12)
+    stamp = ParsedTimestamp(value, match.group(), label, ambiguous)
+    return stamp, match.start(), match.end()
+
+
 @lru_cache(maxsize=4096)
 def parse_timestamp_line(line: str) -> ParsedTimestamp | None:
-    """Parse a line that is only a date/time (plus an optional label), else return None."""
+    """Parse a line that is only a date/time (plus a label and short trailing parts), else None.
+
+    Parts split by ' / ', ' • ' or ' | ' are tried in order; the others must be short
+    ("2 min read", "Updated 14 hours ago"). Parenthesized zones such as "(1139 HKT)" are ignored.
+    """
+    parts = _PART_SEPARATOR.split(_PARENTHESES.sub("", line))
+    for index, part in enumerate(parts):
+        others = parts[:index] + parts[index + 1 :]
+        if any(
+            len(_WORD.findall(other)) > _SHORT_PART_WORDS and not _DATE_SPAN.search(other)
+            for other in others
+        ):
+            return None
+        parsed = _parse_single(part)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _parse_single(line: str) -> ParsedTimestamp | None:
     prefix = _PREFIX.match(line)
     label = prefix.group("label").lower() if prefix and prefix.group("label") else None
     body = line[prefix.end() :].strip(" -–—|,") if prefix else line
@@ -112,6 +182,9 @@ def parse_timestamp_line(line: str) -> ParsedTimestamp | None:
             "REQUIRE_PARTS": ["day", "month", "year"],
         },
     )
+    if parsed is None:
+        found = find_timestamp(body)
+        parsed = found[0].value if found else None
     if parsed is None:
         return None
     return ParsedTimestamp(value=parsed, text=body, label=label, day_month_ambiguous=ambiguous)

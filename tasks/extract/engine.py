@@ -1,13 +1,16 @@
 """Read article metadata and structure from the cleaner's line decisions."""
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlparse
 
 from tasks.clean.engine import CleanedDocument, LineDecision
-from tasks.extract.dates import parse_timestamp_line
+from tasks.extract.bylines import author_names, split_dated_byline
+from tasks.extract.dates import ParsedTimestamp, parse_timestamp_line
+from tasks.extract.quotes import Quote, find_quotes
 from tasks.settings import Settings
 
 _WORD = re.compile(r"\w+")
@@ -23,6 +26,22 @@ _LEGAL_SUFFIX = re.compile(
 _COPYRIGHT_TAIL = re.compile(
     r"(?:\.\s|,\s|\s\|\s|\s[-–]\s|\s+all rights reserved).*$", re.IGNORECASE
 )
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_BRAND_WORD = re.compile(r"[\w'’.&-]+")
+_POSSESSIVE = re.compile(r"['’]s$")
+_SECOND_LEVEL_LABELS = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"})
+_HOST_NAME_MIN_CHARS = 3
+_DOMAIN_SPELLING = 2
+_HOST_NAME_MAX_WORDS = 5
+_FILE_EXTENSION = re.compile(r"\.(?:html?|php|aspx?|jsp)$")
+_SLUG_WORD = re.compile(r"[a-z]+|\d{1,4}(?!\d)")
+_APOSTROPHE = re.compile(r"['’]")
+_ADDRESS = re.compile(r"://|\bwww\.")
+_SLUG_MIN_WORDS = 3
+_SLUG_LINE_MAX_CHARS = 300
+_SLUG_MIN_MATCH = 0.6
+# Bylines this close to the nearest one belong to the same byline block.
+_BYLINE_GROUP_LINES = 3
 _LEADING_THE_CONTENTS = re.compile(r"^(?:by|the contents of this site are)\s+", re.IGNORECASE)
 
 
@@ -50,6 +69,15 @@ class Removal:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldSource:
+    """Where a field's value came from: the input line, or the source URL (line_number None)."""
+
+    field: str
+    line_number: int | None
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExtractedArticle:
     """Fields, body and audit trail of one article, ready to become table rows."""
 
@@ -66,6 +94,8 @@ class ExtractedArticle:
     paragraphs: tuple[Paragraph, ...]
     captions: tuple[Caption, ...]
     removals: tuple[Removal, ...]
+    quotes: tuple[Quote, ...] = ()
+    field_sources: tuple[FieldSource, ...] = ()
 
     @property
     def body_text(self) -> str:
@@ -80,13 +110,56 @@ def _first_value(lines: list[LineDecision], role: str) -> str | None:
     return next((line.value for line in lines if line.role == role and line.value), None)
 
 
-def _published_at(lines: list[LineDecision]) -> tuple[datetime | None, str | None]:
-    stamps = [parse_timestamp_line(line.text) for line in lines if line.role == "timestamp"]
-    stamps = [stamp for stamp in stamps if stamp is not None]
+def _distance(line: LineDecision, anchor: int | None) -> int:
+    return abs(line.line_number - anchor) if anchor is not None else line.line_number
+
+
+def _stamp(line: LineDecision) -> ParsedTimestamp | None:
+    if line.role == "timestamp":
+        return parse_timestamp_line(line.text)
+    if line.role == "byline":
+        found = split_dated_byline(line.text)
+        return found[1] if found else None
+    return None
+
+
+def _published_at(
+    lines: list[LineDecision], title_line: int | None
+) -> tuple[ParsedTimestamp, LineDecision] | None:
+    """The publication stamp nearest the headline; an update stamp only when there is no other.
+
+    Stamps come from timestamp lines and dated bylines only, never from captions or body text.
+    """
+    stamps = [(line, stamp) for line in lines if (stamp := _stamp(line)) is not None]
     if not stamps:
-        return None, None
-    published = [stamp for stamp in stamps if stamp.label != "updated"] or stamps
-    return published[0].value, published[0].text
+        return None
+    published = [pair for pair in stamps if "updated" not in (pair[1].label or "")] or stamps
+    line, stamp = min(published, key=lambda pair: _distance(pair[0], title_line))
+    return stamp, line
+
+
+def _authors(
+    lines: list[LineDecision], title_line: int | None, publisher: str | None
+) -> tuple[str | None, list[LineDecision]]:
+    """Names on the byline nearest the headline (and bylines right beside it).
+
+    The publication itself ('By Jo Lee, Business Insider') is not an author unless it is the
+    only name on the byline.
+    """
+    bylines = [line for line in lines if line.role == "byline" and line.value]
+    if not bylines:
+        return None, []
+    nearest = min(bylines, key=lambda line: _distance(line, title_line))
+    names: list[str] = []
+    used = []
+    for line in bylines:
+        if abs(line.line_number - nearest.line_number) <= _BYLINE_GROUP_LINES:
+            found = author_names(line.value or "")
+            names += found
+            used += [line] if found else []
+    outlet = _compact(publisher or "")
+    people = [name for name in names if _compact(name) != outlet]
+    return ", ".join(dict.fromkeys(people or names)) or None, used
 
 
 def normalize_publisher(raw: str) -> str | None:
@@ -99,15 +172,123 @@ def normalize_publisher(raw: str) -> str | None:
     return name if _WORD.search(name) and len(name) <= 80 else None
 
 
-def _publisher(lines: list[LineDecision], source_uri: str) -> str | None:
+def _web_host(source_uri: str) -> str | None:
+    host = urlparse(source_uri).hostname if source_uri.startswith(("http:", "https:")) else None
+    return host.removeprefix("www.") if host else None
+
+
+def _compact(text: str) -> str:
+    return _NOT_ALNUM.sub("", text.casefold())
+
+
+def _host_name(host: str) -> str:
+    """'www.pv-magazine.com' -> 'pvmagazine'; 'news.example.co.kr' -> 'example'."""
+    labels = host.split(".")
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL_LABELS:
+        return _compact(labels[-3])
+    return _compact(labels[-2] if len(labels) >= 2 else labels[0])
+
+
+def _name_matching_host(
+    lines: list[LineDecision], host: str
+) -> tuple[int, str, LineDecision] | None:
+    """The words on the page that spell the site's host name: 'thehill.com' -> 'The Hill'.
+
+    Returns (kind, spelling): 0 for a name spelled with 'The' before it ('The Detroit News'),
+    1 for the bare name ('CBS Sports'), 2 for a domain spelling ('Barrons.com'). Within the
+    chosen kind, the spelling with the most words wins, then the most frequent.
+    """
+    name = _host_name(host)
+    if len(name) < _HOST_NAME_MIN_CHARS:
+        return None
+    wanted = {f"the{name}": 0, name: 1, f"{name}com": 2}
+    found: Counter[tuple[int, str]] = Counter()
+    first_line: dict[tuple[int, str], LineDecision] = {}
+    for line in lines:
+        words = _BRAND_WORD.findall(line.text)
+        for start in range(len(words)):
+            for end in range(start + 1, min(start + _HOST_NAME_MAX_WORDS, len(words)) + 1):
+                window = words[start:end]
+                key = _compact("".join(window))
+                if len(key) > len(name) + 5:
+                    break
+                if key not in wanted:
+                    window = [*window[:-1], _POSSESSIVE.sub("", window[-1])]
+                    key = _compact("".join(window))
+                if key in wanted:
+                    spelling = (wanted[key], " ".join(window))
+                    found[spelling] += 1
+                    first_line.setdefault(spelling, line)
+    if not found:
+        return None
+    totals: Counter[int] = Counter()
+    for (kind, _text), count in found.items():
+        totals[kind] += count
+    # 'The Detroit News' only when the page writes 'The' at least as often as not.
+    best_kind = 0 if totals[0] >= max(totals[1], 1) else min(kind for kind in totals if kind)
+    spellings = [
+        (len(text.split()), count, text)
+        for (kind, text), count in found.items()
+        if kind == best_kind
+    ]
+    text = max(spellings, key=lambda item: item[:2])[2]
+    return best_kind, text, first_line[(best_kind, text)]
+
+
+def _publisher(lines: list[LineDecision], source_uri: str) -> tuple[str | None, FieldSource | None]:
+    """The site's name as the page spells its host; else the copyright holder, masthead or
+    'more stories on' domain; else a domain spelling of the host, else the host itself."""
+    host = _web_host(source_uri)
+    named = _name_matching_host(lines, host) if host else None
+    if named and named[0] < _DOMAIN_SPELLING:
+        return named[1], FieldSource("publisher", named[2].line_number, named[2].text)
     for role in ("publisher", "masthead", "publisher_domain"):
         for line in lines:
             if line.role == role and line.value:
                 name = normalize_publisher(line.value) if role == "publisher" else line.value
                 if name:
-                    return name
-    host = urlparse(source_uri).hostname if source_uri.startswith(("http:", "https:")) else None
-    return host.removeprefix("www.") if host else None
+                    return name, FieldSource("publisher", line.line_number, line.text)
+    if named:
+        return named[1], FieldSource("publisher", named[2].line_number, named[2].text)
+    return host, FieldSource("publisher", None, source_uri) if host else None
+
+
+def _slug_tokens(source_uri: str) -> set[str]:
+    """Words of the URL path segment that reads most like a headline slug."""
+    if not _web_host(source_uri):
+        return set()
+    segments = [_FILE_EXTENSION.sub("", part) for part in urlparse(source_uri).path.split("/")]
+    words = max((_SLUG_WORD.findall(part.casefold()) for part in segments), key=len, default=[])
+    return set(words) if len(words) >= _SLUG_MIN_WORDS else set()
+
+
+def _line_tokens(text: str) -> set[str]:
+    return set(_SLUG_WORD.findall(_APOSTROPHE.sub("", text.casefold())))
+
+
+def _slug_match(text: str, slug: set[str]) -> float:
+    tokens = _line_tokens(text)
+    return 2 * len(tokens & slug) / (len(tokens) + len(slug)) if tokens else 0.0
+
+
+def _title(lines: list[LineDecision], source_uri: str) -> LineDecision | None:
+    """The headline the cleaner found, unless the page's URL slug spells another line far better.
+
+    Real inputs come with their URL; the slug is the site's own name for the story.
+    """
+    title = next((line for line in lines if line.role == "title" and line.value), None)
+    slug = _slug_tokens(source_uri)
+    if not slug:
+        return title
+    current = _slug_match(title.text, slug) if title else 0.0
+    best_score, best = current, title
+    for line in lines:
+        if line.kept or len(line.text) > _SLUG_LINE_MAX_CHARS or _ADDRESS.search(line.text):
+            continue
+        score = _slug_match(line.text, slug)
+        if score > best_score:
+            best_score, best = score, line
+    return best if best_score >= _SLUG_MIN_MATCH and best_score > current + 0.2 else title
 
 
 @lru_cache(maxsize=1)
@@ -161,21 +342,36 @@ def extract_article(
     )
     notes = [line.marker for line in lines if line.marker]
     notes += [line.value for line in lines if line.role == "update_note" and line.value]
-    authors = [line.value for line in lines if line.role == "byline" and line.value]
-    published_at, published_at_text = _published_at(lines)
+    title = _title(lines, source_uri)
+    title_line = title.line_number if title else None
+    stamp = _published_at(lines, title_line)
+    publisher, publisher_source = _publisher(lines, source_uri)
+    author, byline_lines = _authors(lines, title_line, publisher)
+    sources = [FieldSource("title", title.line_number, title.text)] if title else []
+    sources += [FieldSource("author", line.line_number, line.text) for line in byline_lines]
+    if stamp:
+        sources.append(FieldSource("published_at", stamp[1].line_number, stamp[1].text))
+    sources += [publisher_source] if publisher_source else []
+    for field in ("subtitle", "section"):
+        line = next((line for line in lines if line.role == field and line.value), None)
+        sources += [FieldSource(field, line.line_number, line.text)] if line else []
+    if dateline and paragraphs:
+        sources.append(FieldSource("dateline", paragraphs[0].line_number, dateline))
     body_text = "\n\n".join(paragraph.text for paragraph in paragraphs)
     return ExtractedArticle(
-        title=_first_value(lines, "title"),
+        title=(title.value if title.role == "title" else title.text) if title else None,
         subtitle=_first_value(lines, "subtitle"),
-        author=", ".join(dict.fromkeys(authors)) or None,
-        published_at=published_at,
-        published_at_text=published_at_text,
+        author=author,
+        published_at=stamp[0].value if stamp else None,
+        published_at_text=stamp[0].text if stamp else None,
         section=_first_value(lines, "section"),
         dateline=dateline,
         update_note="; ".join(notes) or None,
-        publisher=_publisher(lines, source_uri),
+        publisher=publisher,
         language=identify_language(body_text, settings),
         paragraphs=tuple(paragraphs),
         captions=captions,
         removals=removals,
+        quotes=find_quotes((p.position, p.text) for p in paragraphs if p.kind == "paragraph"),
+        field_sources=tuple(sources),
     )

@@ -18,7 +18,9 @@ from tasks.read.engine import normalize_text, read_document
 from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
-ARTICLE_TABLES = ("articles", "paragraphs", "removed_lines", "captions")
+ARTICLE_TABLES = (
+    "articles", "paragraphs", "removed_lines", "captions", "quotes", "field_sources",
+)  # fmt: skip
 BATCH_TABLES = (*ARTICLE_TABLES, "quarantine", "learned_lines")
 
 
@@ -145,6 +147,22 @@ def _add_article(
             line_number=caption.line_number,
             text=caption.text,
             credit=caption.credit,
+        )
+    for quote in article.quotes:
+        rows.add(
+            "quotes",
+            article_id=article_id,
+            position=quote.position,
+            text=quote.text,
+            speaker=quote.speaker,
+        )
+    for source in article.field_sources:
+        rows.add(
+            "field_sources",
+            article_id=article_id,
+            field=source.field,
+            line_number=source.line_number,
+            evidence=source.evidence,
         )
 
 
