@@ -12,6 +12,7 @@ ACCEPTED_PARAGRAPH_KINDS = ("paragraph", "heading")
 ACCEPTED_QUARANTINE_STAGES = ("discover", "read", "decode", "clean", "extract", "validate")
 ACCEPTED_RUN_STATUSES = ("succeeded", "failed")
 ACCEPTED_CLEANING_CONFIDENCE = ("high", "low", "fallback")
+ACCEPTED_DATE_CONFIDENCE = ("high", "ambiguous_day_month", "update_stamp_only")
 ACCEPTED_SOURCED_FIELDS = (
     "title", "subtitle", "author", "published_at", "publisher", "section", "dateline",
 )  # fmt: skip
@@ -67,6 +68,17 @@ class Articles(ArticleKey):
     )
     published_at_text: Series[str] = pa.Field(
         nullable=True, description="The text published_at was parsed from."
+    )
+    date_confidence: Series[str] = pa.Field(
+        nullable=True,
+        isin=list(ACCEPTED_DATE_CONFIDENCE),
+        description="How sure published_at is: 'high'; 'ambiguous_day_month' when the text "
+        "allows both orders (01/07/2022, read month first); 'update_stamp_only' when only an "
+        "update time is printed. Null when there is no date.",
+    )
+    updated_at: Series[pd.Timestamp] = pa.Field(
+        nullable=True,
+        description="Update time printed beside the publication time (wall clock, as printed).",
     )
     section: Series[str] = pa.Field(nullable=True, description="Section or category label.")
     dateline: Series[str] = pa.Field(

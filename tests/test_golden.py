@@ -113,6 +113,34 @@ def test_seed_metadata_matches_hand_labels(stem):
         assert fields[name] == expected, name
 
 
+def test_date_confidence_flags_day_month_ambiguity():
+    settings = Settings()
+    rules = load_rules(known_detectors=KNOWN_DETECTORS)
+
+    def extracted(stem: str):
+        text = (SEEDS / f"{stem}.txt").read_text(encoding="utf-8")
+        return extract_article(clean_text(text, rules, settings), "", settings)
+
+    assert extracted("002_b5e49ef3225955b8").date_confidence == "ambiguous_day_month"  # 01/07/2022
+    assert extracted("004_47d3a070607f175a").date_confidence == "high"  # Jan 07, 2022
+    assert extracted("003_4492cd740cc923e9").date_confidence is None
+
+
+def test_update_stamp_beside_publication_stamp():
+    settings = Settings()
+    rules = load_rules(known_detectors=KNOWN_DETECTORS)
+    text = (
+        "Council approves the harbour plan after a long debate\n"
+        "Published: January 7, 2022\nUpdated: January 9, 2022\n"
+        "The council voted on Tuesday to expand the harbour programme across the city, "
+        "officials said after a debate that lasted most of the evening.\n"
+    )
+    article = extract_article(clean_text(text, rules, settings), "", settings)
+    assert article.published_at.isoformat() == "2022-01-07T00:00:00"
+    assert article.updated_at.isoformat() == "2022-01-09T00:00:00"
+    assert article.date_confidence == "high"
+
+
 def test_caption_dates_are_not_publication_dates():
     # Seed 003 has dates only in photo captions ("May 23, 2020", "Jan. 11"): none may be taken.
     fields = _snapshot(SEEDS / "003_4492cd740cc923e9.txt")["fields"]

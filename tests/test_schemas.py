@@ -23,6 +23,8 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "author": "Jane Roe",
         "published_at": pd.Timestamp("2022-01-07 21:00:00"),
         "published_at_text": "Fri, 01/07/2022 – 21:00",
+        "date_confidence": "ambiguous_day_month",
+        "updated_at": None,
         "section": None,
         "dateline": "TOKYO",
         "update_note": None,

@@ -86,6 +86,8 @@ class ExtractedArticle:
     author: str | None
     published_at: datetime | None
     published_at_text: str | None
+    date_confidence: str | None
+    updated_at: datetime | None
     section: str | None
     dateline: str | None
     update_note: str | None
@@ -136,6 +138,31 @@ def _published_at(
     published = [pair for pair in stamps if "updated" not in (pair[1].label or "")] or stamps
     line, stamp = min(published, key=lambda pair: _distance(pair[0], title_line))
     return stamp, line
+
+
+def _updated_at(
+    lines: list[LineDecision], title_line: int | None, published: LineDecision | None
+) -> ParsedTimestamp | None:
+    """The update stamp nearest the headline, when the page prints one beside its date."""
+    stamps = [
+        (line, stamp)
+        for line in lines
+        if line is not published
+        and (stamp := _stamp(line)) is not None
+        and "updated" in (stamp.label or "")
+    ]
+    if not stamps:
+        return None
+    return min(stamps, key=lambda pair: _distance(pair[0], title_line))[1]
+
+
+def date_confidence(stamp: ParsedTimestamp | None) -> str | None:
+    """'high', 'ambiguous_day_month' (e.g. 01/07/2022) or 'update_stamp_only'; None: no date."""
+    if stamp is None:
+        return None
+    if stamp.day_month_ambiguous:
+        return "ambiguous_day_month"
+    return "update_stamp_only" if "updated" in (stamp.label or "") else "high"
 
 
 def _authors(
@@ -345,6 +372,7 @@ def extract_article(
     title = _title(lines, source_uri)
     title_line = title.line_number if title else None
     stamp = _published_at(lines, title_line)
+    updated = _updated_at(lines, title_line, stamp[1] if stamp else None)
     publisher, publisher_source = _publisher(lines, source_uri)
     author, byline_lines = _authors(lines, title_line, publisher)
     sources = [FieldSource("title", title.line_number, title.text)] if title else []
@@ -364,6 +392,8 @@ def extract_article(
         author=author,
         published_at=stamp[0].value if stamp else None,
         published_at_text=stamp[0].text if stamp else None,
+        date_confidence=date_confidence(stamp[0] if stamp else None),
+        updated_at=updated.value if updated else None,
         section=_first_value(lines, "section"),
         dateline=dateline,
         update_note="; ".join(notes) or None,

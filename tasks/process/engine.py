@@ -110,6 +110,8 @@ def _add_article(
         author=article.author,
         published_at=article.published_at,
         published_at_text=article.published_at_text,
+        date_confidence=article.date_confidence,
+        updated_at=article.updated_at,
         section=article.section,
         dateline=article.dateline,
         update_note=article.update_note,
