@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("sources", nargs="*", default=[DEFAULT_SOURCE], metavar="SOURCE")
     run.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
     run.add_argument("--batch-size", type=int, default=None, help="files per Prefect task")
+    run.add_argument(
+        "--catalog",
+        choices=("duckdb", "sqlite"),
+        default=None,
+        help="catalog kind of a new warehouse (default duckdb, or NEWS_ETL_CATALOG); "
+        "an existing warehouse keeps its own",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
     query = commands.add_parser("query", help="run read-only SQL against the warehouse")
@@ -153,10 +160,13 @@ def command_run(args: argparse.Namespace) -> int:
     missing = [source for source in args.sources if not Path(source).exists()]
     if missing:
         return _fail(f"source not found: {', '.join(missing)}")
-    from warehouse.lake import WarehouseError, check_writable
+    from tasks.settings import load_settings
+    from warehouse.lake import WarehouseError, catalog_kind, check_writable
 
+    catalog = load_settings(catalog=args.catalog).catalog or None
     try:
         check_writable(Path(args.warehouse))
+        catalog_kind(Path(args.warehouse), catalog)
     except WarehouseError as error:
         return _fail(str(error))
     if args.verbose:
@@ -168,6 +178,7 @@ def command_run(args: argparse.Namespace) -> int:
         sources=[str(source) for source in args.sources],
         warehouse=args.warehouse,
         batch_size=args.batch_size,
+        catalog=catalog,
     )
     print(render_text(summary))
     return EXIT_OK
@@ -262,10 +273,10 @@ def command_retry_quarantine(args: argparse.Namespace) -> int:
 
 
 def command_compact(args: argparse.Namespace) -> int:
-    from warehouse.lake import WarehouseError, catalog_path
+    from warehouse.lake import WarehouseError, existing_catalog
     from warehouse.maintenance import compact
 
-    if not catalog_path(Path(args.warehouse)).exists():
+    if existing_catalog(Path(args.warehouse)) is None:
         return _fail(f"no warehouse at {args.warehouse}: run `news-etl run` first")
     try:
         report = compact(Path(args.warehouse), retain_days=args.retain_days)

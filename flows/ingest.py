@@ -44,16 +44,18 @@ def ingest(
     warehouse: str | None = None,
     batch_size: int | None = None,
     retry_quarantined: bool = False,
+    catalog: str | None = None,
 ) -> RunSummary:
     """Ingest scraped text files from `sources` into the warehouse.
 
     Files already in quarantine are skipped unless `retry_quarantined` (after a fix).
+    `catalog` (`duckdb` or `sqlite`) is the catalog kind of a warehouse this run creates.
     """
     logger = get_run_logger()
     started_at = _utcnow()
     clock = time.perf_counter()
     settings = load_settings(
-        warehouse=Path(warehouse) if warehouse else None, batch_size=batch_size
+        warehouse=Path(warehouse) if warehouse else None, batch_size=batch_size, catalog=catalog
     )
     rules = load_rules(known_detectors=KNOWN_DETECTORS)
     cleaner_version = f"{CODE_VERSION}+rules.{rules.fingerprint}"
@@ -120,7 +122,7 @@ def ingest(
             "snapshot_id": None,  # land_task fills in the snapshot its commit creates
         }
         tables["runs"] = _runs_row(runs_fields)
-        snapshot_id = land_task(settings.warehouse, tables, run_id)
+        snapshot_id = land_task(settings.warehouse, tables, run_id, settings.catalog or None)
         mark = lap("land", mark)
         refresh_search_task(settings.warehouse, landed)
         lap("search_index", mark)

@@ -12,6 +12,10 @@ class Settings:
     """Knobs of a run. Override any field with the environment variable NEWS_ETL_<FIELD>."""
 
     warehouse: Path = DEFAULT_WAREHOUSE
+    # Catalog kind of a new warehouse: "duckdb" (one process at a time) or "sqlite" (several
+    # local processes attach at once); empty means duckdb. A warehouse keeps the kind it was
+    # created with, and asking an existing one for another kind is an error.
+    catalog: str = ""
     batch_size: int = 1000
     max_file_bytes: int = 5_000_000
     # A file whose decoded text has more than this share of control characters is binary.

@@ -1,5 +1,6 @@
 """Warehouse guarantees: snapshots per run, migrations, kill -9 mid-landing, concurrent runs."""
 
+import contextlib
 import csv
 import io
 import json
@@ -78,7 +79,14 @@ def _cli_process(args: list[str], tmp_path, **env: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: killing it takes its Prefect API too
     )
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the process and everything it started (its embedded Prefect server)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -172,10 +180,10 @@ def test_kill_9_while_landing_leaves_the_warehouse_as_it_was(tmp_path, prefect_h
         assert _wait_for_line(process.stderr, PAUSE_MESSAGE, timeout=120), "never reached COMMIT"
         # The inserts are done (their Parquet files are written); the commit is not.
         assert len(list((warehouse / "data").rglob("*.parquet"))) > 5
-        process.send_signal(signal.SIGKILL)
+        _kill_group(process)  # kill -9 of the run and of the Prefect API it started
         assert process.wait(timeout=30) == -signal.SIGKILL
     finally:
-        process.kill()
+        _kill_group(process)
     assert (warehouse / ".write.lock").exists(), "the stale lock file is still there"
     assert _state(warehouse) == before
 

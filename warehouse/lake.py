@@ -1,13 +1,16 @@
-"""The warehouse: a DuckLake (Parquet data files plus a DuckDB catalog) under one folder.
+"""The warehouse: a DuckLake (Parquet data files plus a catalog database) under one folder.
 
-Layout: `<root>/catalog.ducklake` (the catalog, a DuckDB database) and `<root>/data/` (Parquet
-files, one folder per table). A run lands all its tables in one transaction, so readers see all
-of a run or none of it; a crash before COMMIT leaves the warehouse as it was.
+Layout: the catalog, `<root>/catalog.ducklake` (a DuckDB database, the default) or
+`<root>/catalog.sqlite` (a SQLite database, chosen when the warehouse is created), and
+`<root>/data/` (Parquet files, one folder per table). The catalog file present tells the kind,
+so readers never need to be told it. A run lands all its tables in one transaction, so readers
+see all of a run or none of it; a crash before COMMIT leaves the warehouse as it was.
 
 Concurrency: writers take `<root>/.write.lock` (an fcntl lock, released by the kernel when the
 process dies, so a killed run never blocks the next one). The DuckDB catalog file itself admits
 one process at a time (DuckDB's own file lock); `connect` waits for it instead of failing, so a
-reader and a writer in two processes take turns.
+reader and a writer in two processes take turns. A SQLite catalog admits several processes at
+once: readers attach while a run is landing and see the last committed snapshot.
 
 Snapshot ids: a run's commit creates exactly one DuckLake snapshot. Under the writer lock no
 other commit can come between, so that snapshot is the latest one plus one; `land_tables`
@@ -34,6 +37,11 @@ from schemas.tables import TABLE_MODELS
 LOGGER = logging.getLogger(__name__)
 CATALOG_NAME = "lake"
 CATALOG_FILE = "catalog.ducklake"
+# Catalog kinds: the file each keeps under the root, and the prefix its ATTACH string takes.
+CATALOG_FILES = {"duckdb": CATALOG_FILE, "sqlite": "catalog.sqlite"}
+CATALOG_PREFIXES = {"duckdb": "ducklake:", "sqlite": "ducklake:sqlite:"}
+CATALOG_EXTENSIONS = {"duckdb": ("ducklake",), "sqlite": ("ducklake", "sqlite")}
+DEFAULT_CATALOG = "duckdb"
 DATA_DIR = "data"
 LOCK_FILE = ".write.lock"
 COMMIT_AUTHOR = "news-etl"
@@ -42,15 +50,39 @@ PAUSE_BEFORE_COMMIT_VARIABLE = "NEWS_ETL_PAUSE_BEFORE_COMMIT"
 PAUSE_MESSAGE = "news-etl: pausing before commit"
 # How long to wait for another process that has the catalog file open.
 CATALOG_WAIT_SECONDS = 120.0
-_LOCK_CONFLICT = "Could not set lock on file"
+# Another process holds the catalog: DuckDB's file lock, or SQLite's lock during a commit.
+_LOCK_CONFLICTS = ("Could not set lock on file", "database is locked")
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be used; the message says why in one line."""
 
 
-def catalog_path(root: Path) -> Path:
-    return root / CATALOG_FILE
+def existing_catalog(root: Path) -> str | None:
+    """The kind of the warehouse's catalog (`duckdb` or `sqlite`), or None if it has none."""
+    found = [kind for kind, name in CATALOG_FILES.items() if (Path(root) / name).exists()]
+    if len(found) > 1:
+        raise WarehouseError(f"warehouse at {root} has two catalogs: {', '.join(found)}")
+    return found[0] if found else None
+
+
+def catalog_kind(root: Path, requested: str | None = None) -> str:
+    """The catalog kind to open: the existing one, else `requested`, else the default.
+
+    Raises WarehouseError for an unknown kind, or one that differs from the existing catalog
+    (the kind is chosen once, when the warehouse is created).
+    """
+    if requested is not None and requested not in CATALOG_FILES:
+        raise WarehouseError(
+            f"unknown catalog {requested!r}; choose one of: {', '.join(CATALOG_FILES)}"
+        )
+    existing = existing_catalog(root)
+    if existing is not None and requested is not None and requested != existing:
+        raise WarehouseError(
+            f"warehouse at {root} has a {existing} catalog ({CATALOG_FILES[existing]}); "
+            f"the catalog kind ({requested}) is chosen only when a warehouse is created"
+        )
+    return existing or requested or DEFAULT_CATALOG
 
 
 def load_extension(connection: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -89,8 +121,9 @@ def _attach(connection: duckdb.DuckDBPyConnection, statement: str, wait_seconds:
         try:
             connection.execute(statement)
             return
-        except duckdb.IOException as error:
-            if _LOCK_CONFLICT not in str(error) or time.monotonic() >= deadline:
+        except duckdb.Error as error:
+            conflict = any(text in str(error) for text in _LOCK_CONFLICTS)
+            if not conflict or time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
@@ -101,20 +134,43 @@ def connect(
     read_only: bool = False,
     snapshot: int | None = None,
     wait_seconds: float = CATALOG_WAIT_SECONDS,
+    catalog: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse with the lake attached and selected (`USE lake`).
 
     Args:
         snapshot: read the warehouse as it was at this DuckLake snapshot (read-only).
         wait_seconds: how long to wait while another process has the catalog open.
+        catalog: catalog kind for a new warehouse (`duckdb` or `sqlite`); an existing
+            warehouse keeps its own, and asking for another raises WarehouseError.
     """
+    connection = duckdb.connect(":memory:")
+    try:
+        attach(connection, root, read_only, snapshot, wait_seconds, catalog)
+    except BaseException:
+        connection.close()
+        raise
+    connection.execute(f"USE {CATALOG_NAME}")
+    return connection
+
+
+def attach(
+    connection: duckdb.DuckDBPyConnection,
+    root: Path,
+    read_only: bool = False,
+    snapshot: int | None = None,
+    wait_seconds: float = CATALOG_WAIT_SECONDS,
+    catalog: str | None = None,
+) -> None:
+    """Attach the warehouse to `connection` as `lake`: the one place that builds the ATTACH."""
     root = Path(root)
-    if (read_only or snapshot is not None) and not catalog_path(root).exists():
+    if (read_only or snapshot is not None) and existing_catalog(root) is None:
         raise WarehouseError(f"no warehouse at {root}: run `news-etl run` first")
+    kind = catalog_kind(root, catalog)
     if not read_only and snapshot is None:
         check_writable(root)
-    connection = duckdb.connect(":memory:")
-    load_extension(connection, "ducklake")
+    for extension in CATALOG_EXTENSIONS[kind]:
+        load_extension(connection, extension)
     if snapshot is not None:
         options = f"READ_ONLY, SNAPSHOT_VERSION {int(snapshot)}"
     elif read_only:
@@ -123,15 +179,13 @@ def connect(
         # No inlining: every row is in a Parquet file that any engine can read.
         data_path = _literal(f"{(root / DATA_DIR).resolve()}/")
         options = f"DATA_PATH {data_path}, DATA_INLINING_ROW_LIMIT 0"
-    catalog = _literal(f"ducklake:{catalog_path(root).resolve()}")
+    path = (root / CATALOG_FILES[kind]).resolve()
+    target = _literal(f"{CATALOG_PREFIXES[kind]}{path}")
     try:
-        _attach(connection, f"ATTACH {catalog} AS {CATALOG_NAME} ({options})", wait_seconds)
+        _attach(connection, f"ATTACH {target} AS {CATALOG_NAME} ({options})", wait_seconds)
     except duckdb.Error as error:
-        connection.close()
         reason = str(error).splitlines()[0]
         raise WarehouseError(f"cannot open the warehouse at {root}: {reason}") from error
-    connection.execute(f"USE {CATALOG_NAME}")
-    return connection
 
 
 def _existing_columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -175,7 +229,7 @@ def write_lock(root: Path) -> Iterator[None]:
 
 def landed_keys(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     """Content hashes already landed, and (source_uri, hash) pairs already quarantined."""
-    if not catalog_path(root).exists():
+    if existing_catalog(root) is None:
         return frozenset(), frozenset()
     connection = connect(root, read_only=True)
     try:
@@ -195,7 +249,7 @@ def landed_keys(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, str]]]
 
 def learned_line_counts(root: Path) -> dict[tuple[str, str], int]:
     """Pages seen per (source_key, line_key) over all landed runs (learned boilerplate)."""
-    if not catalog_path(root).exists():
+    if existing_catalog(root) is None:
         return {}
     connection = connect(root, read_only=True)
     try:
@@ -243,13 +297,19 @@ def _snapshot_of_run(connection: duckdb.DuckDBPyConnection, extra_info: str) -> 
     return None if row[0] is None else int(row[0])
 
 
-def land_tables(root: Path, tables: dict[str, pa.Table], run_id: str | None = None) -> int:
+def land_tables(
+    root: Path,
+    tables: dict[str, pa.Table],
+    run_id: str | None = None,
+    catalog: str | None = None,
+) -> int:
     """Insert every table in one transaction; return the DuckLake snapshot id it created.
 
     Call it while holding `write_lock(root)`: the `runs` rows get the id of the snapshot this
     commit creates (the latest plus one), which only holds when no other writer commits.
+    `catalog` is the catalog kind, used when this landing creates the warehouse.
     """
-    connection = connect(root)
+    connection = connect(root, catalog=catalog)
     extra = json.dumps({"run_id": run_id})
     try:
         if run_id is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.lake import CATALOG_NAME, WarehouseError, catalog_path, load_extension
+from warehouse.lake import CATALOG_NAME, WarehouseError, attach, load_extension
 
 LOGGER = logging.getLogger(__name__)
 SEARCH_FILE = "search.duckdb"
@@ -41,10 +41,8 @@ def build_search_index(root: Path) -> int:
     staging.unlink(missing_ok=True)
     connection = duckdb.connect(str(staging))
     try:
-        load_extension(connection, "ducklake")
         load_extension(connection, "fts")
-        catalog = str(catalog_path(root).resolve()).replace("'", "''")
-        connection.execute(f"ATTACH 'ducklake:{catalog}' AS {CATALOG_NAME} (READ_ONLY)")
+        attach(connection, root, read_only=True)
         connection.execute(
             f"CREATE TABLE articles AS SELECT {SEARCH_COLUMNS} FROM {CATALOG_NAME}.articles"
         )

@@ -16,8 +16,13 @@ def landed_keys_task(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, s
 
 
 @task(name="land-tables", cache_policy=NONE, retries=2, retry_delay_seconds=1)
-def land_task(root: Path, tables: dict[str, pa.Table], run_id: str | None = None) -> int:
-    return land_tables(root, tables, run_id)
+def land_task(
+    root: Path,
+    tables: dict[str, pa.Table],
+    run_id: str | None = None,
+    catalog: str | None = None,
+) -> int:
+    return land_tables(root, tables, run_id, catalog)
 
 
 @task(name="learned-line-counts", cache_policy=NONE, retries=2, retry_delay_seconds=1)
