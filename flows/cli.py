@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=None, help="files per Prefect task")
     run.add_argument(
         "--catalog",
-        choices=("duckdb", "sqlite"),
+        choices=("duckdb", "sqlite", "postgres"),
         default=None,
         help="catalog kind of a new warehouse (default duckdb, or NEWS_ETL_CATALOG); "
         "an existing warehouse keeps its own",

@@ -38,9 +38,20 @@ LOGGER = logging.getLogger(__name__)
 CATALOG_NAME = "lake"
 CATALOG_FILE = "catalog.ducklake"
 # Catalog kinds: the file each keeps under the root, and the prefix its ATTACH string takes.
-CATALOG_FILES = {"duckdb": CATALOG_FILE, "sqlite": "catalog.sqlite"}
-CATALOG_PREFIXES = {"duckdb": "ducklake:", "sqlite": "ducklake:sqlite:"}
-CATALOG_EXTENSIONS = {"duckdb": ("ducklake",), "sqlite": ("ducklake", "sqlite")}
+# A postgres warehouse keeps its libpq connection string in catalog.postgres (not a password:
+# use ~/.pgpass or PGPASSWORD), so readers find the catalog the same way as the others.
+CATALOG_FILES = {"duckdb": CATALOG_FILE, "sqlite": "catalog.sqlite", "postgres": "catalog.postgres"}
+CATALOG_PREFIXES = {
+    "duckdb": "ducklake:",
+    "sqlite": "ducklake:sqlite:",
+    "postgres": "ducklake:postgres:",
+}
+CATALOG_EXTENSIONS = {
+    "duckdb": ("ducklake",),
+    "sqlite": ("ducklake", "sqlite"),
+    "postgres": ("ducklake", "postgres"),
+}
+CATALOG_DSN_VARIABLE = "NEWS_ETL_CATALOG_DSN"
 DEFAULT_CATALOG = "duckdb"
 DATA_DIR = "data"
 LOCK_FILE = ".write.lock"
@@ -180,12 +191,28 @@ def attach(
         data_path = _literal(f"{(root / DATA_DIR).resolve()}/")
         options = f"DATA_PATH {data_path}, DATA_INLINING_ROW_LIMIT 0"
     path = (root / CATALOG_FILES[kind]).resolve()
-    target = _literal(f"{CATALOG_PREFIXES[kind]}{path}")
+    location = _postgres_dsn(root, path) if kind == "postgres" else str(path)
+    target = _literal(f"{CATALOG_PREFIXES[kind]}{location}")
     try:
         _attach(connection, f"ATTACH {target} AS {CATALOG_NAME} ({options})", wait_seconds)
     except duckdb.Error as error:
         reason = str(error).splitlines()[0]
         raise WarehouseError(f"cannot open the warehouse at {root}: {reason}") from error
+    if kind == "postgres" and not path.exists():
+        path.write_text(location + "\n", encoding="utf-8")
+
+
+def _postgres_dsn(root: Path, marker: Path) -> str:
+    """The connection string of a postgres catalog: from its marker file, else the setting."""
+    if marker.exists():
+        return marker.read_text(encoding="utf-8").strip()
+    dsn = os.environ.get(CATALOG_DSN_VARIABLE, "").strip()
+    if not dsn:
+        raise WarehouseError(
+            f"a postgres catalog needs {CATALOG_DSN_VARIABLE}, e.g. "
+            "'dbname=lake host=127.0.0.1 user=news_etl', for the new warehouse at " + str(root)
+        )
+    return dsn
 
 
 def _existing_columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:
