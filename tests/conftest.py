@@ -18,6 +18,19 @@ GOLDEN = REPO / "tests" / "golden"
 EVAL_DEV = REPO.parent / "shared" / "eval" / "dev"
 
 
+def query_warehouse(
+    warehouse: Path, sql: str, snapshot: int | None = None, params: list | None = None
+) -> list[tuple]:
+    """Rows of a read-only query against a test warehouse (optionally as of a snapshot)."""
+    from warehouse.lake import connect
+
+    connection = connect(warehouse, read_only=True, snapshot=snapshot)
+    try:
+        return connection.execute(sql, params or []).fetchall()
+    finally:
+        connection.close()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden", action="store_true", help="rewrite tests/golden/ from the current code"

@@ -6,6 +6,7 @@ import shutil
 import pyarrow as pa
 import pytest
 from conftest import SEEDS
+from conftest import query_warehouse as _query
 
 from warehouse.lake import connect, land_tables
 
@@ -16,14 +17,6 @@ def _counts(warehouse) -> dict[str, int]:
     connection = connect(warehouse, read_only=True)
     try:
         return {t: connection.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
-    finally:
-        connection.close()
-
-
-def _query(warehouse, sql: str) -> list[tuple]:
-    connection = connect(warehouse, read_only=True)
-    try:
-        return connection.execute(sql).fetchall()
     finally:
         connection.close()
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, SEEDS
+from conftest import query_warehouse as _query
 
 from flows.cli import main
 from schemas.arrow import arrow_schema
@@ -32,14 +33,6 @@ from warehouse.search import search_path
 
 TABLES = ("articles", "paragraphs", "removed_lines", "captions", "quarantine", "runs")
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
-
-
-def _query(warehouse, sql: str, snapshot: int | None = None) -> list[tuple]:
-    connection = connect(warehouse, read_only=True, snapshot=snapshot)
-    try:
-        return connection.execute(sql).fetchall()
-    finally:
-        connection.close()
 
 
 def _state(warehouse) -> dict[str, object]:

@@ -4,19 +4,11 @@ import json
 import shutil
 
 from conftest import SEEDS
+from conftest import query_warehouse as _query
 
 from flows.cli import main
-from warehouse.lake import connect
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
-
-
-def _query(warehouse, sql: str, snapshot: int | None = None) -> list[tuple]:
-    connection = connect(warehouse, read_only=True, snapshot=snapshot)
-    try:
-        return connection.execute(sql).fetchall()
-    finally:
-        connection.close()
 
 
 def _listed(warehouse, capsys) -> list[dict]:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, SEEDS
+from conftest import query_warehouse as _query
 
 from flows.cli import main
 from warehouse.lake import (
@@ -23,14 +24,6 @@ from warehouse.lake import (
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 PAUSE_SECONDS = 6  # the reader takes about 1.5 s; it must finish inside the pause
-
-
-def _query(warehouse, sql: str) -> list[tuple]:
-    connection = connect(warehouse, read_only=True)
-    try:
-        return connection.execute(sql).fetchall()
-    finally:
-        connection.close()
 
 
 def _sqlite_warehouse(path):
