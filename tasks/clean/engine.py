@@ -6,24 +6,43 @@ is not body gets a role and the id of the rule that took it.
 """
 
 import re
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import attrgetter, itemgetter, methodcaller
 
 from tasks.clean.learned import is_learnable, line_key
-from tasks.clean.rules import Rule, RuleSet
+from tasks.clean.rules import LineRuleIndex, Rule, RuleSet, fold_case
 from tasks.extract.bylines import dated_byline_value
 from tasks.extract.dates import parse_timestamp_line
 from tasks.settings import Settings
 
 KEPT_ROLES = ("paragraph", "heading")
+_BLOCK_ROLES = frozenset({*KEPT_ROLES, "list_item"})  # lines the main block weighs
 # Roles that sit between two printings of a line without breaking the repeat.
 _TRANSPARENT_ROLES = frozenset(
     {"boilerplate", "layout", "credit", "print_footer", "timestamp_unparsed", "duplicate"}
 )
 _WORD = re.compile(r"\w+")
 _NON_WORD = re.compile(r"\W+")
-_SPACES = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]»]*(?:\s*[-–—])?$")
+# A sentence ends in a stop, then closing quotes or brackets, then perhaps a dash:
+# r"[.!?…:;][\"'”’)\]»]*(?:\s*[-–—])?$" (`_is_sentence` tests it without a regex search).
+_STOPS = frozenset(".!?…:;")
+_CLOSERS = "\"'”’)]»"
+_DASHES = frozenset("-–—")
+_FIRST_ONE, _FIRST_TWO = itemgetter(slice(None, 1)), itemgetter(slice(None, 2))
+_LAST_ONE, _LAST_TWO = itemgetter(slice(-1, None)), itemgetter(slice(-2, None))
+_ROLE, _TEXT, _LEARNED = attrgetter("role"), attrgetter("text"), attrgetter("learned")
+_ENDS_WITH_COLON = methodcaller("endswith", ":")
+_SENTENCE_TAIL = _STOPS | set(_CLOSERS) | _DASHES  # the last character of a sentence
+_ASCII_ALPHANUMERIC = frozenset(chr(c) for c in range(128) if chr(c).isalnum())
+_ASCII_NON_WORD = bytes(c for c in range(128) if not (chr(c).isalnum() or c == ord("_")))
+_ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
+# Whitespace other than the space and the line feed: a text without it (nor doubled or edge
+# spaces) is already split into collapsed lines by split("\n").
+_OTHER_SPACE = re.compile(r"[^\S \n]")  # none in a printable text (only " " is printable)
 _BULLET = re.compile(r"^[-•·*]\s+")
 _NAME_WORD = re.compile(r"^(?:[A-Z][\w.'’-]*|and|&|de|van|von|der|da|di|la|le|bin|al|staff)$")
 # Domains, handles and counters mark teaser cards and widgets rather than article text.
@@ -31,7 +50,8 @@ _LABEL_LIKE = re.compile(
     r"\b[\w-]+\.(?:com|org|net|co|io|uk|de|fr|it|kr|in)\b|(?:^|\s)@\w|^\d+\s+\w+$"
 )
 _YEAR_OR_ISO = re.compile(r"(?:19|20)\d\d")
-_DIGIT = re.compile(r"\d")
+# Every date the line detectors read holds a year (19xx, 20xx) or a slashed day and month.
+_DATE_HINT = re.compile(r"(?:19|20)\d\d|\d/\d")
 # A byline may stand on the first or second line under the headline ("Jo Lee @jolee").
 _BYLINE_BELOW_HEADLINE_REACH = 2
 _BYLINE_MAX_WORDS = 4
@@ -40,6 +60,7 @@ _HANDLE_TAIL = re.compile(r"(?:\s+@\w+)+$")
 # and prose within this many lines after it.
 _ANCHOR_ROLES = frozenset({"byline", "timestamp", "timestamp_unparsed"})
 _HEADLINE_ANCHOR_REACH = 3
+_NOT_BELOW = _TRANSPARENT_ROLES | {"caption", "boilerplate"}  # skipped looking for anchors
 _HEADLINE_USUAL_MAX_WORDS = 20
 _HEADLINE_MIN_WORDS = 4
 _TITLE_CASE_SHARE = 0.7
@@ -54,24 +75,48 @@ _HEADLINE_MIN_SCORE = 3
 _RULE_MAX_WORDS = 90
 
 
-@dataclass(slots=True)
 class _Line:
-    """Working record for one non-blank line (private to the engine)."""
+    """Working record for one non-blank line (private to the engine).
 
-    number: int
-    text: str
-    words: int
-    sentence: bool
-    prose: bool
-    role: str = "paragraph"
-    rule: Rule | None = None
-    value: str | None = None
-    caption: str | None = None
-    kept_text: str | None = None
-    marker: str | None = None
-    attached: bool = False
-    duplicate_of: int | None = None
-    learned: bool = False
+    A plain class rather than a dataclass: its __init__ runs once per line of every page.
+    """
+
+    __slots__ = (
+        "attached",
+        "candidates",
+        "caption",
+        "duplicate_of",
+        "kept_text",
+        "learned",
+        "marker",
+        "number",
+        "prose",
+        "repeat_key",
+        "role",
+        "rule",
+        "sentence",
+        "text",
+        "value",
+        "words",
+    )
+
+    def __init__(self, number: int, text: str, words: int, sentence: bool, prose: bool) -> None:
+        self.number = number
+        self.text = text
+        self.words = words
+        self.sentence = sentence
+        self.prose = prose
+        self.role = "paragraph"
+        self.rule: Rule | None = None
+        self.value: str | None = None
+        self.caption: str | None = None
+        self.kept_text: str | None = None
+        self.marker: str | None = None
+        self.attached = False
+        self.duplicate_of: int | None = None
+        self.learned = False
+        self.repeat_key: str | None = None  # see _repeat_key
+        self.candidates: tuple[int, ...] | None = None  # line rules that may match, see _read_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,29 +159,49 @@ class CleanedDocument:
         return "\n\n".join(line.content for line in self.body)
 
 
+def _is_label_like(text: str) -> bool:
+    """_LABEL_LIKE.search(text), skipped when the text has none of '.', '@' or a first digit."""
+    if "." not in text and "@" not in text and not text[:1].isdecimal():
+        return False
+    return _LABEL_LIKE.search(text) is not None
+
+
+def _is_address_or_attribution(text: str) -> bool:
+    """_NOT_A_HEADLINE.search(text) without a regex."""
+    return "://" in text or text.startswith(("www.", "—", "–"))
+
+
+def _has_inner_sentence(text: str) -> bool:
+    """_INNER_SENTENCE.search(text), skipped when no stop is followed by a space."""
+    if ". " not in text and "! " not in text and "? " not in text:
+        return False
+    return _INNER_SENTENCE.search(text) is not None
+
+
 def _is_sentence(text: str) -> bool:
-    return bool(_SENTENCE_END.search(text))
+    """Whether `text` ends a sentence: a stop, closing quotes or brackets, perhaps a dash."""
+    if not text:
+        return False
+    if text[-1] in _DASHES:
+        before_dash = text[:-1].rstrip().rstrip(_CLOSERS)
+        if before_dash and before_dash[-1] in _STOPS:
+            return True
+    before_closers = text.rstrip(_CLOSERS)
+    return bool(before_closers) and before_closers[-1] in _STOPS
 
 
-def _split_lines(text: str, settings: Settings) -> list[_Line]:
-    lines = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        tokens = raw.split()
-        if not tokens:
-            continue
-        collapsed = " ".join(tokens)
-        words = len(_WORD.findall(collapsed)) if len(tokens) < 4 else len(tokens)
-        sentence = _is_sentence(collapsed)
-        lines.append(
-            _Line(
-                number=number,
-                text=collapsed,
-                words=words,
-                sentence=sentence,
-                prose=sentence and words >= settings.prose_min_words,
-            )
-        )
-    return lines
+def _collapsed_text(text: str) -> str:
+    """`text` with each line's whitespace runs as one space and no space at either end."""
+    if (
+        "  " in text
+        or " \n" in text
+        or "\n " in text
+        or text[:1] == " "
+        or text[-1:] == " "
+        or not (text.replace("\n", " ").isprintable() or not _OTHER_SPACE.search(text))
+    ):
+        return "\n".join(" ".join(raw.split()) for raw in text.split("\n"))
+    return text
 
 
 def _claim(line: _Line, rule: Rule, role: str | None = None, value: str | None = None) -> None:
@@ -148,8 +213,15 @@ def _claim(line: _Line, rule: Rule, role: str | None = None, value: str | None =
 
 def _body_span(lines: list[_Line]) -> tuple[int, int]:
     """Indexes of the first and last kept prose line; (len, -1) when there is none."""
-    prose = [i for i, line in enumerate(lines) if line.role == "paragraph" and line.prose]
-    return (prose[0], prose[-1]) if prose else (len(lines), -1)
+    first = next(
+        (at for at, line in enumerate(lines) if line.prose and line.role == "paragraph"), None
+    )
+    if first is None:
+        return len(lines), -1
+    for last in range(len(lines) - 1, first - 1, -1):
+        if lines[last].prose and lines[last].role == "paragraph":
+            return first, last
+    return first, first
 
 
 def _match_line_rule(line: _Line, rule: Rule) -> bool:
@@ -172,22 +244,119 @@ def _match_line_rule(line: _Line, rule: Rule) -> bool:
     return True
 
 
-def _apply_line_rules(lines: list[_Line], rule_set: RuleSet, scope: str) -> None:
-    scoped = [rule for rule in rule_set.line_rules if rule.scope == scope]
-    detectors = [rule for rule in scoped if rule.kind == "line_detector"]
-    prefilter = rule_set.prefilter(scope)
-    if scope == "outside_body":
-        first, last = _body_span(lines)
-        candidates = lines[:first] + lines[last + 1 :]
-    else:
-        candidates = lines
-    for line in candidates:
-        if line.role != "paragraph" or line.words > _RULE_MAX_WORDS:
+def _read_lines(collapsed: str, rule_set: RuleSet, settings: Settings) -> list[_Line]:
+    """The non-blank lines of a collapsed text with their shape, each tried against the line
+    rules of scope "anywhere" that may match it (first match in table order wins).
+
+    A regex rule whose literal need (see `tasks.clean.rules.LineRuleIndex`) the line does not
+    hold cannot match it, nor can a date detector on a line without a year or a slashed date:
+    neither is tried. `line.candidates` keeps the rules that may match, for `outside_body`.
+    """
+    index, line_rules = rule_set.index, rule_set.line_rules
+    folded = fold_case(collapsed)  # of the same length: offsets hold in both
+    folded_lines = folded.split("\n")
+    found = _lines_holding_needs(collapsed, folded, folded_lines, index)
+    by_start, by_end, unfiltered = index.by_start, index.by_end, list(index.unfiltered)
+    start_chars = frozenset(key for key in by_start if len(key) == 1)
+    digit_first, other_first = index.kind_first.get("digit", ()), index.kind_first.get("other", ())
+    digit_last, other_last = index.kind_last.get("digit", ()), index.kind_last.get("other", ())
+    first_kinds, last_kinds = bool(index.kind_first), bool(index.kind_last)
+    prose_min_words = settings.prose_min_words
+    lines = []
+    numbered = enumerate(zip(collapsed.split("\n"), folded_lines, strict=True), start=1)
+    for number, (text, low) in numbered:
+        if not text:
             continue
-        # Most lines match no regex rule: one combined search tells, then only detectors run.
-        may_match = prefilter is not None and prefilter.match(line.text) is not None
-        for rule in scoped if may_match else detectors:
-            if _match_line_rule(line, rule):
+        spaces = text.count(" ")
+        if spaces >= 3 or text.replace(" ", "").isalnum():  # each word one run of \w
+            words = spaces + 1
+        else:
+            words = len(_WORD.findall(text))
+        sentence = text[-1] in _SENTENCE_TAIL and _is_sentence(text)
+        line = _Line(number, text, words, sentence, sentence and words >= prose_min_words)
+        lines.append(line)
+        hits = found.get(number, unfiltered)
+        bucket = by_start.get(low[:2])
+        if bucket is not None and low.startswith(bucket[0]):
+            hits = hits + [rule for rule, strings in bucket[1] if low.startswith(strings)]
+        if low[0] in start_chars:
+            hits = hits + [rule for rule, _strings in by_start[low[0]][1]]
+        bucket = by_end.get(low[-2:])
+        if bucket is not None and low.endswith(bucket[0]):
+            hits = hits + [rule for rule, strings in bucket[1] if low.endswith(strings)]
+        # Character kinds are tested on the text as read, as the rule's regex sees it.
+        if first_kinds:
+            if not text[0].isalnum():
+                hits = hits + list(other_first)
+            elif text[0].isdecimal():
+                hits = hits + list(digit_first)
+        if last_kinds:
+            if not text[-1].isalnum():
+                hits = hits + list(other_last)
+            elif text[-1].isdecimal():
+                hits = hits + list(digit_last)
+        if not hits:
+            continue
+        line.candidates = tuple(sorted(set(hits)))
+        if words <= _RULE_MAX_WORDS:
+            for position in line.candidates:
+                rule = line_rules[position]
+                if rule.scope == "anywhere" and _match_line_rule(line, rule):
+                    break
+    return lines
+
+
+def _lines_holding_needs(
+    collapsed: str, folded: str, folded_lines: list[str], index: LineRuleIndex
+) -> dict[int, list[int]]:
+    """Line number -> rules an unanchored need string found in the line (and date detectors
+    where `_DATE_HINT` is), plus the rules tried on every line."""
+    starts: list[int] | None = None
+    found: dict[int, list[int]] = {}
+    for string, rules in index.inside:
+        at = folded.find(string)
+        while at != -1:
+            starts = starts or _line_starts(folded_lines)
+            number = bisect_right(starts, at)
+            found.setdefault(number, list(index.unfiltered)).extend(rules)
+            at = folded.find(string, starts[number]) if number < len(starts) else -1
+    for at in _date_hints(collapsed):
+        starts = starts or _line_starts(folded_lines)
+        found.setdefault(bisect_right(starts, at), list(index.unfiltered)).extend(index.detectors)
+    return found
+
+
+def _line_starts(lines: list[str]) -> list[int]:
+    """Offset of each line in the text the lines were split from."""
+    return list(accumulate(map((1).__add__, map(len, lines[:-1])), initial=0))
+
+
+def _date_hints(text: str) -> list[int]:
+    """Offsets where `_DATE_HINT` matches: '19' or '20' and two digits, or digit/digit."""
+    offsets = []
+    for marker in ("19", "20", "/"):
+        at = text.find(marker)
+        while at != -1:
+            if marker == "/":
+                hit = at > 0 and text[at - 1 : at].isdecimal() and text[at + 1 : at + 2].isdecimal()
+            else:
+                hit = len(text[at + 2 : at + 4]) == 2 and text[at + 2 : at + 4].isdecimal()
+            if hit:
+                offsets.append(at)
+            at = text.find(marker, at + 1)
+    return offsets
+
+
+def _apply_outside_body_rules(lines: list[_Line], rule_set: RuleSet) -> None:
+    """Line rules of scope "outside_body", on lines before the first or after the last prose."""
+    line_rules = rule_set.line_rules
+    first, last = _body_span(lines)
+    for line in (*lines[:first], *lines[last + 1 :]):
+        if line.candidates is None or line.role != "paragraph" or line.words > _RULE_MAX_WORDS:
+            continue
+        for position in line.candidates:
+            rule = line_rules[position]
+            if rule.scope == "outside_body" and _match_line_rule(line, rule):
                 break
 
 
@@ -199,7 +368,7 @@ def _timestamp_value(text: str) -> str | None:
 
 
 def _dated_byline_value(text: str) -> str | None:
-    if len(text) > 200 or not _DIGIT.search(text):  # cheap test before the parser
+    if len(text) > 200 or not _DATE_HINT.search(text):  # cheap test before the parser
         return None
     return dated_byline_value(text)
 
@@ -226,12 +395,16 @@ def _next_index(lines: list[_Line], index: int, skip: frozenset[str]) -> int | N
 
 
 def _learned_boilerplate(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    if not any(map(_LEARNED, lines)):
+        return
     for line in lines:
         if line.learned and line.role == "paragraph" and is_learnable(line.text, settings):
             _claim(line, rule)
 
 
 def _caption_before_credit(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    if "credit" not in map(_ROLE, lines):
+        return
     for i, line in enumerate(lines):
         if line.role != "credit" or line.rule is None or line.rule.attach != "previous" or i == 0:
             continue
@@ -242,8 +415,19 @@ def _caption_before_credit(lines: list[_Line], rule: Rule, settings: Settings) -
             line.attached = True
 
 
+def _repeat_key(line: _Line) -> str:
+    """The line case-folded, without non-word characters (computed once, when asked)."""
+    if line.repeat_key is None:
+        text = line.text
+        if text.isascii():  # casefold is lower; one bytes.translate lowers and deletes
+            line.repeat_key = text.encode().translate(_ASCII_LOWER, _ASCII_NON_WORD).decode()
+        else:
+            line.repeat_key = _NON_WORD.sub("", text.casefold())
+    return line.repeat_key
+
+
 def _repeat_keys(line: _Line) -> set[str]:
-    keys = {_NON_WORD.sub("", line.text.casefold())}
+    keys = {_repeat_key(line)}
     if line.caption:
         keys.add(_NON_WORD.sub("", line.caption.casefold()))
         if line.value:
@@ -251,20 +435,39 @@ def _repeat_keys(line: _Line) -> set[str]:
     return keys
 
 
+def _may_repeat(text: str, previous: str) -> bool:
+    """False when the repeat keys of two texts surely differ: their first (or last) characters
+    are ASCII letters or digits that differ case-insensitively (keys keep those characters)."""
+    for one, other in ((text[0], previous[0]), (text[-1], previous[-1])):
+        if (
+            one != other
+            and one in _ASCII_ALPHANUMERIC
+            and other in _ASCII_ALPHANUMERIC
+            and one.lower() != other.lower()
+        ):
+            return False
+    return True
+
+
 def _printed_twice(lines: list[_Line], rule: Rule, settings: Settings) -> None:
-    previous_keys: set[str] = set()
-    previous_index: int | None = None
+    previous: _Line | None = None
+    previous_index = 0
     for i, line in enumerate(lines):
-        if line.role in _TRANSPARENT_ROLES:
+        role = line.role
+        if role in _TRANSPARENT_ROLES:
             continue
-        if line.role not in ("paragraph", "caption"):
-            previous_keys, previous_index = set(), None
+        if role != "paragraph" and role != "caption":
+            previous = None
             continue
-        if previous_index is not None and _NON_WORD.sub("", line.text.casefold()) in previous_keys:
+        if (
+            previous is not None
+            and (previous.caption or _may_repeat(line.text, previous.text))
+            and _repeat_key(line) in _repeat_keys(previous)
+        ):
             _claim(line, rule)
             line.duplicate_of = previous_index
             continue
-        previous_keys, previous_index = _repeat_keys(line), i
+        previous, previous_index = line, i
 
 
 def _is_name_line(text: str) -> bool:
@@ -279,6 +482,8 @@ def _is_name_line(text: str) -> bool:
 
 
 def _byline_beside_timestamp(lines: list[_Line], rule: Rule, settings: Settings) -> None:
+    if "timestamp" not in map(_ROLE, lines):
+        return
     skip = frozenset({"layout"})
     for i, line in enumerate(lines):
         if line.role != "timestamp":
@@ -297,7 +502,7 @@ def _byline_beside_timestamp(lines: list[_Line], rule: Rule, settings: Settings)
 
 
 def _print_edition_masthead(lines: list[_Line], rule: Rule, settings: Settings) -> None:
-    if not any(line.role == "print_footer" for line in lines) or not lines:
+    if "print_footer" not in map(_ROLE, lines) or not lines:
         return
     first = lines[0]
     if first.role == "paragraph" and first.words <= 6 and not first.sentence:
@@ -312,45 +517,49 @@ def _is_headline_like(line: _Line, settings: Settings) -> bool:
     )
 
 
-def _headline_score(lines: list[_Line], index: int, printed_twice: set[int]) -> int:
+def _headline_score(
+    index: int, roles: list[str], prose: list[bool], lines: list[_Line], printed_twice: set[int]
+) -> int:
     """Evidence that line `index` is the headline: a byline or timestamp right below it (or just
-    above), a second printing, article prose following it; minus length beyond a headline's."""
-    skip = _TRANSPARENT_ROLES | {"caption", "boilerplate"}
-    below = [line for line in lines[index + 1 : index + 12] if line.role not in skip]
+    above), a second printing, article prose following it; minus length beyond a headline's.
+
+    `roles` holds each line's role and `prose` whether it is a kept prose paragraph.
+    """
+    below = [role for role in roles[index + 1 : index + 12] if role not in _NOT_BELOW]
     below = below[:_HEADLINE_ANCHOR_REACH]
-    above = lines[max(0, index - _HEADLINE_ANCHOR_ABOVE) : index]
-    following = lines[index + 1 : index + 1 + _HEADLINE_PROSE_REACH]
+    above = roles[max(0, index - _HEADLINE_ANCHOR_ABOVE) : index]
     score = 0
-    anchors = [n for n, line in enumerate(below) if line.role in _ANCHOR_ROLES]
+    anchors = [n for n, role in enumerate(below) if role in _ANCHOR_ROLES]
     if anchors:  # right below, or below a dek or a one-line byline
         score += 4 if anchors[0] <= 1 else 3
-    elif any(line.role in _ANCHOR_ROLES for line in above):
+    elif not _ANCHOR_ROLES.isdisjoint(above):
         score += 1
     if index in printed_twice:
         score += 2
-    if sum(line.role == "paragraph" and line.prose for line in following) >= 2:
+    if sum(prose[index + 1 : index + 1 + _HEADLINE_PROSE_REACH]) >= 2:
         score += 2
-    if lines[index].words > _HEADLINE_USUAL_MAX_WORDS or _INNER_SENTENCE.search(lines[index].text):
+    line = lines[index]
+    if line.words > _HEADLINE_USUAL_MAX_WORDS or _has_inner_sentence(line.text):
         score -= 2
     return score
 
 
 def _is_title_cased(line: _Line) -> bool:
     words = line.text.split()
-    return sum(word[:1].isupper() for word in words) >= _TITLE_CASE_SHARE * len(words)
+    capitalized = sum(map(str.isupper, map(_FIRST_ONE, words)))
+    return capitalized >= _TITLE_CASE_SHARE * len(words)
 
 
 def _is_headline_candidate(line: _Line, settings: Settings) -> bool:
     """Headline-like, or a Title Cased line ending in a stop ('... Why You Shouldn't Worry.')."""
-    if (
-        line.role != "paragraph"
-        or line.words < _HEADLINE_MIN_WORDS
-        or _NOT_A_HEADLINE.search(line.text)
+    if line.role != "paragraph" or line.words < _HEADLINE_MIN_WORDS:
+        return False
+    if not (
+        _is_headline_like(line, settings)
+        or (line.words <= _HEADLINE_USUAL_MAX_WORDS and _is_title_cased(line))
     ):
         return False
-    return _is_headline_like(line, settings) or (
-        line.words <= _HEADLINE_USUAL_MAX_WORDS and _is_title_cased(line)
-    )
+    return not _is_address_or_attribution(line.text)
 
 
 def _headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
@@ -363,9 +572,11 @@ def _headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     candidates = [
         i
         for i, line in enumerate(lines[: last_prose + 1])
-        if _is_headline_candidate(line, settings)
+        if line.words >= _HEADLINE_MIN_WORDS and _is_headline_candidate(line, settings)
     ]
-    scored = [(_headline_score(lines, i, printed_twice), -i) for i in candidates]
+    roles = [line.role for line in lines]
+    prose = [line.role == "paragraph" and line.prose for line in lines]
+    scored = [(_headline_score(i, roles, prose, lines, printed_twice), -i) for i in candidates]
     best = max(scored, default=(0, 0))
     if best[0] >= _HEADLINE_MIN_SCORE:
         line = lines[-best[1]]
@@ -378,7 +589,8 @@ def _headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
 
 
 def _title_index(lines: list[_Line]) -> int | None:
-    return next((i for i, line in enumerate(lines) if line.role == "title"), None)
+    roles = list(map(_ROLE, lines))
+    return roles.index("title") if "title" in roles else None
 
 
 def _label_above_headline(lines: list[_Line], rule: Rule, settings: Settings) -> None:
@@ -432,6 +644,8 @@ def _dek(lines: list[_Line], rule: Rule, settings: Settings) -> None:
 
 def _colon_list(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     """Short lines right under a sentence ending in ':' are the list it announces: keep them."""
+    if not any(map(_ENDS_WITH_COLON, map(_TEXT, lines))):
+        return
     skip = frozenset(_TRANSPARENT_ROLES)
     for i, line in enumerate(lines):
         if line.role != "paragraph" or line.words < 4 or not line.text.endswith(":"):
@@ -448,6 +662,8 @@ def _colon_list(lines: list[_Line], rule: Rule, settings: Settings) -> None:
 
 def _related_list(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     """Remove the non-prose lines that follow a related-links header, up to the next prose."""
+    if "related_header" not in map(_ROLE, lines):
+        return
     skip = frozenset(_TRANSPARENT_ROLES)
     for i, line in enumerate(lines):
         if line.role != "related_header":
@@ -460,19 +676,19 @@ def _related_list(lines: list[_Line], rule: Rule, settings: Settings) -> None:
 
 def _fragment_outside_body(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     first, last = _body_span(lines)
-    for i, line in enumerate(lines):
-        if line.role == "paragraph" and (i < first or i > last) and not line.sentence:
+    for line in (*lines[:first], *lines[last + 1 :]):
+        if line.role == "paragraph" and not line.sentence:
             _claim(line, rule)
 
 
 def _repeated_in_page(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     """Lines printed more than once apart from each other are page furniture (teasers, alt text)."""
-    counts: dict[str, int] = {}
-    for line in lines:
-        if line.role in KEPT_ROLES and line.words >= 3:
-            counts[line.text] = counts.get(line.text, 0) + 1
-    for line in lines:
-        if line.role in KEPT_ROLES and counts.get(line.text, 0) > 1:
+    kept = [line for line in lines if line.role in KEPT_ROLES]
+    counts = Counter(line.text for line in kept if line.words >= 3)
+    if max(counts.values(), default=0) < 2:
+        return
+    for line in kept:
+        if counts[line.text] > 1:
             _claim(line, rule)
 
 
@@ -486,7 +702,7 @@ def _line_weight(line: _Line, settings: Settings) -> float:
         return float(line.words)
     if (line.sentence and line.words >= 3) or line.words >= 2 * settings.prose_min_words:
         return line.words / 2
-    if _LABEL_LIKE.search(line.text) or (line.text.isupper() and line.words <= 6):
+    if _is_label_like(line.text) or (line.text.isupper() and line.words <= 6):
         return -3 * settings.block_gap_penalty
     return -settings.block_gap_penalty
 
@@ -496,7 +712,7 @@ def _main_block(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     best_sum, best = 0.0, None
     running, start = 0.0, 0
     for i, line in enumerate(lines):
-        weight = _line_weight(line, settings)
+        weight = _line_weight(line, settings) if line.role in _BLOCK_ROLES else 0.0
         if running <= 0:
             running, start = 0.0, i
         running += weight
@@ -506,21 +722,20 @@ def _main_block(lines: list[_Line], rule: Rule, settings: Settings) -> None:
         return
     first, last = best
     for i, line in enumerate(lines):
-        if line.role in (*KEPT_ROLES, "list_item") and not first <= i <= last:
+        if line.role in _BLOCK_ROLES and not first <= i <= last:
             _claim(line, rule)
 
 
 def _short_line_run(lines: list[_Line], rule: Rule, settings: Settings) -> None:
-    def is_short(line: _Line) -> bool:
-        return (
-            line.role == "paragraph"
-            and not line.sentence
-            and line.words <= settings.fragment_max_words * 2
-        )
-
+    short_max_words = settings.fragment_max_words * 2
     run: list[_Line] = []
     for line in [*lines, None]:
-        if line is not None and is_short(line):
+        if (
+            line is not None
+            and line.role == "paragraph"
+            and not line.sentence
+            and line.words <= short_max_words
+        ):
             run.append(line)
             continue
         if line is not None and line.role not in KEPT_ROLES and line.role in _TRANSPARENT_ROLES:
@@ -562,6 +777,8 @@ def _mark_headings(lines: list[_Line]) -> None:
 
 def _release_update_markers(lines: list[_Line]) -> None:
     """A marker that opens a body sentence is stripped; the sentence stays in the body."""
+    if "update_marker" not in map(_ROLE, lines):
+        return
     for line in lines:
         if line.role == "update_marker" and line.kept_text and _is_sentence(line.kept_text):
             line.role = "paragraph"
@@ -589,6 +806,39 @@ def _confidence(lines: list[_Line], settings: Settings) -> str:
     return "fallback"
 
 
+class _MutableDecision:
+    """LineDecision's slots without its frozen __setattr__: built, then retyped in place."""
+
+    __slots__ = LineDecision.__slots__
+
+
+def _decisions(lines: list[_Line]) -> tuple[LineDecision, ...]:
+    """The lines as LineDecisions, built without the frozen dataclass's __init__.
+
+    That __init__ sets each field through object.__setattr__, which costs more than classifying
+    the line did. Each decision is filled as a _MutableDecision (same slots, same layout) and
+    then given the LineDecision class: the objects are the same as the constructor's.
+    """
+    new = object.__new__
+    decisions = []
+    for line in lines:
+        decision = new(_MutableDecision)
+        decision.line_number = line.number
+        decision.text = line.text
+        decision.content = line.kept_text or line.text
+        decision.role = line.role
+        rule = line.rule if line.role not in KEPT_ROLES else None
+        decision.rule_id = rule.id if rule else None
+        decision.reason = rule.reason if rule else None
+        decision.value = line.value
+        decision.caption = line.caption
+        decision.attached = line.attached
+        decision.marker = line.marker
+        decision.__class__ = LineDecision
+        decisions.append(decision)
+    return tuple(decisions)
+
+
 def clean_text(
     text: str, rules: RuleSet, settings: Settings, learned: frozenset[str] = frozenset()
 ) -> CleanedDocument:
@@ -596,32 +846,14 @@ def clean_text(
 
     `learned` holds line keys (`tasks.clean.learned.line_key`) that recur across the page's source.
     """
-    lines = _split_lines(text, settings)
+    lines = _read_lines(_collapsed_text(text), rules, settings)
     if learned:
         for line in lines:
-            line.learned = line_key(line.text) in learned
-    _apply_line_rules(lines, rules, "anywhere")
-    _apply_line_rules(lines, rules, "outside_body")
+            line.learned = is_learnable(line.text, settings) and line_key(line.text) in learned
+    _apply_outside_body_rules(lines, rules)
     for rule in rules.structural_rules:
         STRUCTURAL_DETECTORS[rule.pattern](lines, rule, settings)
     _release_update_markers(lines)
     _mark_headings(lines)
     confidence = _confidence(lines, settings)
-    return CleanedDocument(
-        confidence=confidence,
-        lines=tuple(
-            LineDecision(
-                line_number=line.number,
-                text=line.text,
-                content=line.kept_text or line.text,
-                role=line.role,
-                rule_id=line.rule.id if line.rule and line.role not in KEPT_ROLES else None,
-                reason=line.rule.reason if line.rule and line.role not in KEPT_ROLES else None,
-                value=line.value,
-                caption=line.caption,
-                attached=line.attached,
-                marker=line.marker,
-            )
-            for line in lines
-        ),
-    )
+    return CleanedDocument(lines=_decisions(lines), confidence=confidence)

@@ -11,6 +11,7 @@ from tasks.extract.dates import ParsedTimestamp, find_timestamp
 
 _BULLET = re.compile(r"^[-•·*]\s*")
 _BY = re.compile(r"^(?:[-•]\s*)?(?:[A-Za-z]+\s+)?by\s+", re.IGNORECASE)
+_BY_START = re.compile(r"(?i)^(?:[-•]\s*)?by\s")
 _HANDLE = re.compile(r"\s*@\w+")
 _PIECE_SEPARATOR = re.compile(r"\s+[-–—|/•]\s+|\s*[|•]\s*")
 _NAME_SEPARATOR = re.compile(r",\s*|\s+(?:and|&)\s+")
@@ -53,17 +54,17 @@ def split_dated_byline(text: str) -> tuple[str, ParsedTimestamp] | None:
     """'By Jo Lee - 11/19/19 06:56 AM EST' -> ('Jo Lee', stamp); None for other lines."""
     if len(text.split()) > _MAX_BYLINE_WORDS:
         return None
-    found = find_timestamp(text)
+    by_line = _BY_START.match(text) is not None
+    # Other lines count only with the date first: look for it there alone (much faster).
+    found = find_timestamp(text, at_start=not by_line)
     if found is None:
         return None
     stamp, start, end = found
-    if re.match(r"(?i)^(?:[-•]\s*)?by\s", text):
+    if by_line:
         names = author_names(_CONNECTOR_TAIL.sub("", text[:start]))
-    elif start == 0:  # "November 20, 2019 Emiliano Bellini"
+    else:  # "November 20, 2019 Emiliano Bellini"
         rest = text[end:].strip(" ,|-–—")
         names = [rest] if _person_shaped(rest) else []
-    else:
-        return None
     return (", ".join(names), stamp) if names else None
 
 

@@ -77,12 +77,49 @@ _ZONE_SUFFIX = re.compile(
 )
 
 
+# A format can only parse a text of its shape: runs of digits and of letters as one symbol
+# each, spaces dropped ('May 5, 2020' and '%B %d, %Y' are both 'a9,9'). Formats are tried
+# only on texts of their shape, which spares most failed strptime calls (and their errors).
+_DIGIT_RUN = re.compile(r"\d+")
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+_SPACE_RUN = re.compile(r"\s+")
+_DIRECTIVE = re.compile(r"%[dmYHIM]|%[BbAap]")
+
+
+def _shape(text: str) -> str:
+    return _SPACE_RUN.sub("", _DIGIT_RUN.sub("9", _LETTER_RUN.sub("a", text)))
+
+
+@lru_cache(maxsize=1)
+def _formats_by_shape() -> dict[str, tuple[str, ...]] | None:
+    """The fast formats by shape; None when the locale's names are not all letters."""
+    import calendar
+
+    names = [*calendar.month_name[1:], *calendar.month_abbr[1:], *calendar.day_name]
+    names += [*calendar.day_abbr, datetime(2000, 1, 1, 1).strftime("%p")]
+    names += [datetime(2000, 1, 1, 13).strftime("%p")]
+    if not all(name.isalpha() for name in names):
+        return None
+    shapes: dict[str, list[str]] = {}
+    for pattern in _FAST_FORMATS:
+        literal = _DIRECTIVE.sub("", pattern)
+        if "%" in literal or any(char.isalnum() for char in literal):
+            raise ValueError(f"fast date format with a literal letter or '%': {pattern}")
+        shape = _SPACE_RUN.sub(
+            "", _DIRECTIVE.sub(lambda m: "9" if m[0][1] in "dmYHIM" else "a", pattern)
+        )
+        shapes.setdefault(shape, []).append(pattern)
+    return {shape: tuple(patterns) for shape, patterns in shapes.items()}
+
+
 def _strptime(text: str) -> datetime | None:
     candidate = _ZONE_SUFFIX.sub("", text.replace(".", "" if "." not in text[:3] else "."))
     candidate = re.sub(r"\b([AaPp])\.?[Mm]\.?$", lambda m: m.group(1).upper() + "M", candidate)
     candidate = re.sub(r"\b(Sept)\b", "Sep", candidate.replace(" at ", " "))
+    by_shape = _formats_by_shape()
     for variant in (candidate, candidate.replace(".", "")):
-        for pattern in _FAST_FORMATS:
+        patterns = _FAST_FORMATS if by_shape is None else by_shape.get(_shape(variant), ())
+        for pattern in patterns:
             try:
                 return datetime.strptime(variant, pattern)
             except ValueError:
@@ -118,9 +155,12 @@ def _parse_span(text: str) -> datetime | None:
     return _strptime(re.sub(r",(?=\S)", ", ", words))
 
 
-def find_timestamp(text: str) -> tuple[ParsedTimestamp, int, int] | None:
-    """The first date inside a longer line, with its start and end; None when there is none."""
-    match = _DATE_SPAN.search(text)
+def find_timestamp(text: str, at_start: bool = False) -> tuple[ParsedTimestamp, int, int] | None:
+    """The first date inside a longer line, with its start and end; None when there is none.
+
+    With `at_start`, only a date that starts the line (None when the first date is later).
+    """
+    match = _DATE_SPAN.match(text) if at_start else _DATE_SPAN.search(text)
     if match is None:
         return None
     value = _parse_span(match.group())

@@ -231,21 +231,31 @@ def _name_matching_host(
     wanted = {f"the{name}": 0, name: 1, f"{name}com": 2}
     found: Counter[tuple[int, str]] = Counter()
     first_line: dict[tuple[int, str], LineDecision] = {}
+    longest = len(name) + 5
     for line in lines:
         words = _BRAND_WORD.findall(line.text)
+        # _compact of joined words is the join of each word's _compact (it works per character)
+        compact = [_compact(word) for word in words]
         for start in range(len(words)):
+            key = ""
             for end in range(start + 1, min(start + _HOST_NAME_MAX_WORDS, len(words)) + 1):
-                window = words[start:end]
-                key = _compact("".join(window))
-                if len(key) > len(name) + 5:
+                before, key = key, key + compact[end - 1]
+                if len(key) > longest:
                     break
+                window = words[start:end]
                 if key not in wanted:
                     window = [*window[:-1], _POSSESSIVE.sub("", window[-1])]
-                    key = _compact("".join(window))
-                if key in wanted:
+                    key_without_s = before + _compact(window[-1])
+                    if key_without_s in wanted:
+                        spelling = (wanted[key_without_s], " ".join(window))
+                        found[spelling] += 1
+                        first_line.setdefault(spelling, line)
+                else:
                     spelling = (wanted[key], " ".join(window))
                     found[spelling] += 1
                     first_line.setdefault(spelling, line)
+                if not any(target.startswith(key) for target in wanted):
+                    break  # every longer window's key starts with this one
     if not found:
         return None
     totals: Counter[int] = Counter()
