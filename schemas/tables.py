@@ -13,6 +13,7 @@ ACCEPTED_QUARANTINE_STAGES = ("discover", "read", "decode", "clean", "extract", 
 ACCEPTED_RUN_STATUSES = ("succeeded", "failed")
 ACCEPTED_CLEANING_CONFIDENCE = ("high", "low", "fallback")
 ACCEPTED_DATE_CONFIDENCE = ("high", "ambiguous_day_month", "update_stamp_only")
+ACCEPTED_SIGNATURE_KINDS = ("passage", "band", "name", "title")
 ACCEPTED_SOURCED_FIELDS = (
     "title", "subtitle", "author", "published_at", "publisher", "section", "dateline",
 )  # fmt: skip
@@ -111,6 +112,29 @@ class Articles(ArticleKey):
     )
     run_id: Series[str] = pa.Field(description="The run that landed this row (see runs).")
     ingested_at: Series[pd.Timestamp] = pa.Field(description="When the row was landed (UTC).")
+    story_id: Series[str] = pa.Field(
+        nullable=True,
+        str_length={"min_value": 32, "max_value": 32},
+        description="The story (news event) the article belongs to: the article_id of the "
+        "first article assigned to it (landing order; within a batch, publication order); "
+        "never changes once landed. Null for articles landed before stories were assigned. "
+        "See docs/stories.md.",
+    )
+    duplicate_of: Series[str] = pa.Field(
+        nullable=True,
+        str_length={"min_value": 32, "max_value": 32},
+        description="The earlier article this one republishes with small edits (a near "
+        "duplicate: edits, reordering, truncation, other boilerplate); always the original, "
+        "never another copy. Null when the article is not a copy.",
+    )
+    originality: Series[float] = pa.Field(
+        nullable=True,
+        ge=0.0,
+        le=1.0,
+        description="Share of the body's words in paragraphs not found in earlier articles of "
+        "its story (1.0: all its own; 0.0: all shared). Null when not assigned, or when the "
+        "body has subheadings only.",
+    )
 
 
 class Paragraphs(ArticleKey):
@@ -254,6 +278,48 @@ class LearnedLines(ContractModel):
     run_id: Series[str] = pa.Field(description="The run that counted them.")
 
 
+class ArticleSources(ArticleKey):
+    """Every path an article was read from: the same content at a second path is one article
+    with two sources. Append-only; a path is recorded once per article."""
+
+    source_uri: Series[str] = pa.Field(description="Where a file with this content was read.")
+    run_id: Series[str] = pa.Field(description="The run that first saw the content at this path.")
+    seen_at: Series[pd.Timestamp] = pa.Field(description="When that run started (UTC).")
+
+
+class SharedPassages(ArticleKey):
+    """Paragraphs an article shares with an earlier article: syndicated or copied text."""
+
+    position: Series[int] = pa.Field(ge=0, description="The paragraph (paragraphs.position).")
+    other_article_id: Series[str] = pa.Field(
+        str_length={"min_value": 32, "max_value": 32},
+        description="The earlier article holding the same passage.",
+    )
+    other_position: Series[int] = pa.Field(
+        ge=0, description="The paragraph of the earlier article (paragraphs.position)."
+    )
+    similarity: Series[float] = pa.Field(
+        ge=0.0,
+        le=1.0,
+        description="Share of the shorter paragraph's sampled word 4-grams found in the other.",
+    )
+
+
+class StorySignatures(ArticleKey):
+    """What story assignment keeps of each article, so later runs assign without re-reading
+    bodies: sampled paragraph shingles, MinHash LSH bands, names and headline words."""
+
+    kind: Series[str] = pa.Field(
+        isin=list(ACCEPTED_SIGNATURE_KINDS),
+        description="'passage' (a sampled word 4-gram of a paragraph), 'band' (a MinHash LSH "
+        "band of the body), 'name' (a capitalized name), 'title' (a headline word).",
+    )
+    position: Series[int] = pa.Field(
+        ge=0, description="Paragraph position for 'passage', band number for 'band', else 0."
+    )
+    key: Series[int] = pa.Field(description="64-bit hash (see tasks/stories/signatures.py).")
+
+
 TABLE_MODELS: dict[str, type[ContractModel]] = {
     "articles": Articles,
     "paragraphs": Paragraphs,
@@ -264,4 +330,77 @@ TABLE_MODELS: dict[str, type[ContractModel]] = {
     "quarantine": Quarantine,
     "runs": Runs,
     "learned_lines": LearnedLines,
+    "article_sources": ArticleSources,
+    "shared_passages": SharedPassages,
+    "story_signatures": StorySignatures,
+}
+
+
+class Stories(ContractModel):
+    """View `stories`: one row per story, computed from articles (always current)."""
+
+    story_id: Series[str] = pa.Field(description="articles.story_id.")
+    title: Series[str] = pa.Field(
+        nullable=True,
+        description="Headline of the story's earliest published article that has one "
+        "(undated articles after dated ones, then by landing time).",
+    )
+    first_published_at: Series[pd.Timestamp] = pa.Field(
+        nullable=True, description="Earliest published_at of its articles."
+    )
+    last_published_at: Series[pd.Timestamp] = pa.Field(
+        nullable=True, description="Latest published_at of its articles."
+    )
+    article_count: Series[int] = pa.Field(ge=1, description="Articles in the story.")
+    original_count: Series[int] = pa.Field(
+        ge=0, description="Articles that are not near duplicates of another."
+    )
+    publishers: Series[str] = pa.Field(
+        nullable=True, description="Distinct publishers, sorted, joined by ', '."
+    )
+
+
+class StoryTimeline(ContractModel):
+    """View `story_timeline`: the articles of each story in publication order."""
+
+    story_id: Series[str] = pa.Field(description="articles.story_id.")
+    story_title: Series[str] = pa.Field(nullable=True, description="stories.title.")
+    story_position: Series[int] = pa.Field(
+        ge=1, description="1 for the story's earliest article (undated last), 2 next..."
+    )
+    published_at: Series[pd.Timestamp] = pa.Field(nullable=True, description="As printed.")
+    publisher: Series[str] = pa.Field(nullable=True, description="The outlet.")
+    title: Series[str] = pa.Field(nullable=True, description="The article's headline.")
+    article_id: Series[str] = pa.Field(description="The article.")
+    duplicate_of: Series[str] = pa.Field(nullable=True, description="articles.duplicate_of.")
+    originality: Series[float] = pa.Field(nullable=True, description="articles.originality.")
+    source_uri: Series[str] = pa.Field(description="Where it was read from.")
+
+
+class SyndicatedPassages(ContractModel):
+    """View `syndicated_passages`: passages carried by other articles, most copied first.
+
+    A passage is named by its first carrier: an article paragraph that copies no earlier one.
+    """
+
+    article_id: Series[str] = pa.Field(description="The first article carrying the passage.")
+    position: Series[int] = pa.Field(ge=0, description="Its paragraph position there.")
+    text: Series[str] = pa.Field(description="The paragraph as that article prints it.")
+    publisher: Series[str] = pa.Field(nullable=True, description="That article's publisher.")
+    story_id: Series[str] = pa.Field(nullable=True, description="That article's story.")
+    copies: Series[int] = pa.Field(ge=1, description="Later articles carrying the passage.")
+    copying_publishers: Series[int] = pa.Field(ge=0, description="Distinct publishers among them.")
+    first_copied_at: Series[pd.Timestamp] = pa.Field(
+        nullable=True, description="Earliest published_at among the copies."
+    )
+    last_copied_at: Series[pd.Timestamp] = pa.Field(
+        nullable=True, description="Latest published_at among the copies."
+    )
+
+
+# Views over the tables (warehouse/stories.py creates them); not tables, so not in the contract.
+VIEW_MODELS: dict[str, type[ContractModel]] = {
+    "stories": Stories,
+    "story_timeline": StoryTimeline,
+    "syndicated_passages": SyndicatedPassages,
 }

@@ -41,6 +41,22 @@ class Settings:
     # Bodies with fewer words than this are not identified for language.
     language_min_words: int = 5
     language_sample_chars: int = 600
+    # Processes that run batches (runner local or a Dask LocalCluster); 0 means one per core.
+    workers: int = 0
+    # The local runner starts worker processes only for runs of at least this many files
+    # (each process takes seconds to start); smaller runs use one thread in the flow process.
+    parallel_min_files: int = 2000
+    # Stories (docs/stories.md). A body is a near duplicate of an earlier one when their
+    # sampled word 4-grams have at least this Jaccard similarity, or the shorter (at least half
+    # the longer's length) is contained in the other at least this much.
+    near_duplicate_threshold: float = 0.75
+    # Two paragraphs share a passage when this share of the shorter one's sample is in both.
+    passage_similarity_threshold: float = 0.5
+    # Dated articles more than this many days from every dated article of a story stay apart.
+    story_window_days: float = 3.0
+    # The story index (memory) holds articles landed in this many days before the latest
+    # landing; older stories take no new articles. 0 keeps every article.
+    story_index_days: float = 60.0
 
 
 def load_settings(**overrides: object) -> Settings:

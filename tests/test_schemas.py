@@ -36,6 +36,9 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "cleaning_confidence": "high",
         "run_id": "run-1",
         "ingested_at": NOW,
+        "story_id": ARTICLE_ID,
+        "duplicate_of": None,
+        "originality": 0.4,
     },
     "paragraphs": {
         "article_id": ARTICLE_ID,
@@ -101,6 +104,20 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "doc_count": 3,
         "run_id": "run-1",
     },
+    "article_sources": {
+        "article_id": ARTICLE_ID,
+        "source_uri": "file:///data/copy/000.txt",
+        "run_id": "run-1",
+        "seen_at": NOW,
+    },
+    "shared_passages": {
+        "article_id": ARTICLE_ID,
+        "position": 2,
+        "other_article_id": "cd" * 16,
+        "other_position": 0,
+        "similarity": 0.8,
+    },
+    "story_signatures": {"article_id": ARTICLE_ID, "kind": "passage", "position": 2, "key": -4242},
 }
 
 # (table, column, bad value): each breaks exactly one check.

@@ -20,8 +20,12 @@ from tasks.settings import Settings
 LOGGER = logging.getLogger(__name__)
 ARTICLE_TABLES = (
     "articles", "paragraphs", "removed_lines", "captions", "quotes", "field_sources",
+    "article_sources",
 )  # fmt: skip
 BATCH_TABLES = (*ARTICLE_TABLES, "quarantine", "learned_lines")
+# Rows about a path, not about the article's content: a repeat of content that an earlier batch
+# landed still adds its path here (see drop_repeated_articles).
+SOURCE_TABLE = "article_sources"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,10 @@ class RunContext:
     ingested_at: datetime
     cleaner_version: str
     landed_hashes: frozenset[str] = frozenset()
+    # (article_id, source_uri) pairs already in article_sources or articles. None when not
+    # loaded: then a path of content landed by an earlier run is not recorded (it could be a
+    # repeat of one recorded before).
+    landed_sources: frozenset[tuple[str, str]] | None = None
     quarantined_keys: frozenset[tuple[str, str]] = frozenset()
     prior_line_counts: LineCounts = field(default_factory=dict)
 
@@ -51,6 +59,18 @@ def drop_articles(rows: pa.Table, article_ids: set[str]) -> pa.Table:
     """Rows whose article_id is not in `article_ids`."""
     unwanted = pa.array(sorted(article_ids), type=pa.string())
     return rows.filter(pc.invert(pc.is_in(rows.column("article_id"), value_set=unwanted)))
+
+
+def drop_repeated_articles(tables: dict[str, pa.Table], repeats: set[str]) -> dict[str, pa.Table]:
+    """Tables without the rows of articles an earlier batch landed, except their new paths."""
+    if not repeats:
+        return tables
+    return {
+        table: drop_articles(rows, repeats)
+        if table in ARTICLE_TABLES and table != SOURCE_TABLE
+        else rows
+        for table, rows in tables.items()
+    }
 
 
 def article_id_for(content_sha256: str) -> str:
@@ -123,7 +143,11 @@ def _add_article(
         cleaning_confidence=confidence,
         run_id=context.run_id,
         ingested_at=context.ingested_at,
+        story_id=None,  # filled by story assignment (tasks/stories)
+        duplicate_of=None,
+        originality=None,
     )
+    _add_source(rows, article_id, doc.source.source_uri, context)
     for paragraph in article.paragraphs:
         rows.add(
             "paragraphs",
@@ -168,6 +192,16 @@ def _add_article(
         )
 
 
+def _add_source(rows: _Rows, article_id: str, source_uri: str, context: RunContext) -> None:
+    rows.add(
+        SOURCE_TABLE,
+        article_id=article_id,
+        source_uri=source_uri,
+        run_id=context.run_id,
+        seen_at=context.ingested_at,
+    )
+
+
 def clean_page_body(text: str, rules: RuleSet, settings: Settings) -> str:
     """The body_text ingest would land for a decoded page (used by the evaluation)."""
     cleaned = clean_text(normalize_text(text), rules, settings)
@@ -210,12 +244,19 @@ def process_batch(
     result = BatchResult(tables={}, files_seen=len(sources))
     seen_hashes: set[str] = set()
     decoded: list[DecodedDocument] = []
+    other_paths: dict[str, list[str]] = {}  # content first seen in this batch -> later paths
     for source in sources:
         doc = read_document(source, settings)
         digest = doc.content_sha256
         if digest in context.landed_hashes or digest in seen_hashes:
             result.files_skipped += 1
             result.skipped.append((source.source_uri, "content already landed"))
+            if digest in seen_hashes:
+                other_paths[digest].append(source.source_uri)
+            elif context.landed_sources is not None:
+                key = (article_id_for(digest), source.source_uri)
+                if key not in context.landed_sources:
+                    _add_source(rows, key[0], key[1], context)
             continue
         if (source.source_uri, digest) in context.quarantined_keys:
             result.files_skipped += 1
@@ -225,6 +266,7 @@ def process_batch(
             _quarantine(rows, doc, doc.rejection, context)
             continue
         seen_hashes.add(digest)
+        other_paths[digest] = []
         decoded.append(doc)
     pages = [(source_key(doc.source.source_uri), page_lines(doc.text, settings)) for doc in decoded]
     counts = LearnedCounts.from_pages(pages)
@@ -235,6 +277,8 @@ def process_batch(
             _quarantine(rows, doc, outcome, context)
             continue
         _add_article(rows, doc, outcome, context)
+        for uri in other_paths[doc.content_sha256]:
+            _add_source(rows, article_id_for(doc.content_sha256), uri, context)
     for (source, key), doc_count in counts.counts.items():
         rows.add(
             "learned_lines",
@@ -266,11 +310,9 @@ def merge_batches(results: Sequence[BatchResult]) -> BatchResult:
             if article_id in repeats:
                 merged.files_skipped += 1
                 merged.skipped.append((uri, "content already landed"))
+        tables = drop_repeated_articles(result.tables, repeats)
         for table in BATCH_TABLES:
-            rows = result.tables[table]
-            if repeats and table in ARTICLE_TABLES:
-                rows = drop_articles(rows, repeats)
-            pieces[table].append(rows)
+            pieces[table].append(tables[table])
     merged.tables = {
         table: pa.concat_tables(parts) if parts else arrow_schema(table).empty_table()
         for table, parts in pieces.items()
