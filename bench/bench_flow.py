@@ -1,8 +1,10 @@
 """Time `news-etl run` on a generated corpus against a read-and-write-Parquet floor.
 
-Usage: .venv/bin/python bench/bench_flow.py --files 20000 [--repeat-run] [--json PATH]
+Usage: .venv/bin/python bench/bench_flow.py --files 100000 [300000 ...] [--runner dask]
+       [--corpus-root DIR] [--repeat-run] [--json PATH]
 
-Prints figures only; it asserts nothing about speed.
+Each size gets its own corpus, run and floor; with two sizes or more it also prints how time
+and peak memory grow. Prints figures only; it asserts nothing about speed.
 """
 
 import argparse
@@ -14,9 +16,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -28,10 +33,12 @@ REPORTED_SECONDS = re.compile(r"succeeded in ([0-9.]+) s\b")
 CHILD_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 MEASUREMENT = (
     "seconds: wall time of the whole child process as seen by this script (start-up and "
-    "imports included); peak MB: the child's maximum resident set size from os.wait4 on "
-    "that child alone (Linux folds in any process it waited for: the largest single one, "
-    "not a sum), in MiB; corpus MB are MiB too"
+    "imports included); peak MB: the child's maximum resident set size from os.wait4 (Linux "
+    "folds in any process it waited for: the largest single one, not a sum); tree MB: the "
+    "largest sum of resident set sizes of the child and all its descendants (worker "
+    "processes, Prefect's API server), sampled every 0.2 s; all in MiB"
 )
+SAMPLE_SECONDS = 0.2
 
 # The floor: list the corpus, read every file's bytes, write them as one Parquet column.
 FLOOR_CHILD = """
@@ -89,16 +96,28 @@ class Timing:
     docs_per_second: float
     peak_mb: float
     returncode: int
+    tree_peak_mb: float = 0.0
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=20_000, help="corpus size (default 20000)")
+    parser.add_argument(
+        "--files",
+        type=int,
+        nargs="+",
+        default=[20_000],
+        help="corpus sizes, one run each (default 20000), e.g. --files 100000 300000",
+    )
     parser.add_argument(
         "--corpus",
         type=Path,
-        help="reuse this corpus folder; generated into it (and kept) when empty or missing",
+        help="reuse this corpus folder (one size only); generated into it when empty or missing",
+    )
+    parser.add_argument(
+        "--corpus-root",
+        type=Path,
+        help="keep corpora here as files_<N>/ and reuse them on later invocations",
     )
     parser.add_argument("--repeat-run", action="store_true", help="time a second, idempotent run")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this path")
@@ -109,10 +128,18 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="command line to time instead of news-etl, with {corpus} and {warehouse} "
         "placeholders, e.g. 'du -s {corpus}'",
     )
+    parser.add_argument(
+        "--runner", choices=("local", "dask"), default="local", help="news-etl run --runner"
+    )
+    parser.add_argument(
+        "--flow-batch-size", type=int, help="news-etl run --batch-size (default: its setting)"
+    )
     parser.add_argument("--batch-size", type=int, default=5000, help="floor rows per batch")
     arguments = parser.parse_args(argv)
-    if arguments.files < 1:
+    if min(arguments.files) < 1:
         parser.error("--files must be at least 1")
+    if arguments.corpus is not None and len(arguments.files) > 1:
+        parser.error("--corpus takes one size; use --corpus-root for several")
     return arguments
 
 
@@ -187,8 +214,77 @@ def measure_corpus(folder: Path) -> Corpus:
     return Corpus(folder, files, total)
 
 
-def run_child(command: list[str], log_stem: Path) -> tuple[float, int, float]:
-    """Run one child; return (wall seconds, exit code, peak RSS MiB of that child alone)."""
+def process_label(process: psutil.Process) -> str:
+    """A short name for a process of the tree: what it runs, not its full command line."""
+    try:
+        command = " ".join(process.cmdline())
+    except psutil.Error:
+        return "?"
+    for marker, label in (
+        ("uvicorn", "Prefect API server"),
+        ("distributed.cli", "Dask worker"),
+        ("multiprocessing.spawn", "worker process"),
+        ("multiprocessing.resource_tracker", "resource tracker"),
+        ("news-etl", "news-etl (flow)"),
+    ):
+        if marker in command:
+            return label
+    return Path(command.split(" ", 1)[0]).name or "?"
+
+
+class TreeMemory:
+    """Samples the resident memory of a process and its descendants in a thread.
+
+    Keeps the peak of their sum and each process's own peak (by pid, with a label).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._stop = threading.Event()
+        self.peak_bytes = 0
+        self.process_peaks: dict[int, tuple[str, int]] = {}
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        try:
+            root = psutil.Process(self._pid)
+        except psutil.NoSuchProcess:
+            return
+        labels: dict[int, str] = {}
+        while not self._stop.is_set():
+            total = 0
+            try:
+                processes = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for process in processes:
+                try:
+                    rss = process.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+                total += rss
+                if process.pid not in labels:
+                    labels[process.pid] = process_label(process)
+                _, peak = self.process_peaks.get(process.pid, ("", 0))
+                self.process_peaks[process.pid] = (labels[process.pid], max(peak, rss))
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(SAMPLE_SECONDS)
+
+    def stop(self) -> float:
+        """Stop sampling; return the peak of the sum in MiB."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak_bytes / 2**20
+
+    def largest(self, count: int = 6) -> list[tuple[str, float]]:
+        """The processes with the highest own peaks: (label, MiB), largest first."""
+        peaks = sorted(self.process_peaks.values(), key=lambda item: -item[1])[:count]
+        return [(label, rss / 2**20) for label, rss in peaks]
+
+
+def run_child(command: list[str], log_stem: Path) -> tuple[float, int, float, TreeMemory]:
+    """Run one child; return (wall seconds, exit code, peak RSS MiB, its tree's memory)."""
     env = {**os.environ, **CHILD_ENV}
     with (
         log_stem.with_suffix(".stdout").open("wb") as stdout,
@@ -196,10 +292,12 @@ def run_child(command: list[str], log_stem: Path) -> tuple[float, int, float]:
     ):
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=REPO)
+        memory = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        memory.stop()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, process.returncode, usage.ru_maxrss / 1024
+    return seconds, process.returncode, usage.ru_maxrss / 1024, memory
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -229,17 +327,30 @@ def measure_floor(corpus: Corpus, workdir: Path, batch_size: int) -> tuple[Timin
         str(workdir / "floor.parquet"),
         str(batch_size),
     ]
-    seconds, returncode, peak_mb = run_child(command, log_stem)
+    seconds, returncode, peak_mb, memory = run_child(command, log_stem)
     if returncode != 0:
         fail("floor", log_stem, returncode)
     report = json.loads(log_stem.with_suffix(".stdout").read_text().strip().splitlines()[-1])
     if report["docs"] != corpus.files:
         raise SystemExit(f"floor read {report['docs']} files, expected {corpus.files}")
-    timing = Timing("floor (read + parquet)", seconds, corpus.files / seconds, peak_mb, returncode)
+    timing = Timing(
+        "floor (read + parquet)",
+        seconds,
+        corpus.files / seconds,
+        peak_mb,
+        returncode,
+        memory.peak_bytes / 2**20,
+    )
     return timing, report
 
 
-def flow_command(template: str | None, corpus: Path, warehouse: Path) -> list[str]:
+def flow_command(
+    template: str | None,
+    corpus: Path,
+    warehouse: Path,
+    runner: str = "local",
+    batch_size: int | None = None,
+) -> list[str]:
     """The command line under test: news-etl run, or a stand-in template."""
     if template is not None:
         return [part.format(corpus=corpus, warehouse=warehouse) for part in shlex.split(template)]
@@ -249,25 +360,35 @@ def flow_command(template: str | None, corpus: Path, warehouse: Path) -> list[st
             f"news-etl not found at {news_etl}: install the project first (make setup), "
             "or pass --skip-flow"
         )
-    return [str(news_etl), "run", str(corpus), "--warehouse", str(warehouse)]
+    command = [str(news_etl), "run", str(corpus), "--warehouse", str(warehouse)]
+    if runner != "local":
+        command += ["--runner", runner]
+    if batch_size is not None:
+        command += ["--batch-size", str(batch_size)]
+    return command
 
 
-def measure_flow(step: str, command: list[str], corpus: Corpus, log_stem: Path) -> Timing:
-    """Time one run of the command under test."""
-    seconds, returncode, peak_mb = run_child(command, log_stem)
+def measure_flow(
+    step: str, command: list[str], corpus: Corpus, log_stem: Path
+) -> tuple[Timing, list[tuple[str, float]]]:
+    """Time one run of the command under test; also the processes with the highest peaks."""
+    seconds, returncode, peak_mb, memory = run_child(command, log_stem)
     if returncode != 0:
         fail(step, log_stem, returncode)
-    return Timing(step, seconds, corpus.files / seconds, peak_mb, returncode)
+    tree_mb = memory.peak_bytes / 2**20
+    timing = Timing(step, seconds, corpus.files / seconds, peak_mb, returncode, tree_mb)
+    return timing, memory.largest()
 
 
 def format_table(corpus: Corpus, timings: list[Timing], ratio: float | None) -> str:
-    """The printed summary."""
+    """The printed summary of one corpus size."""
     rows = [
         f"corpus: {corpus.files} files, {corpus.megabytes:.1f} MB",
-        f"{'step':<30}{'seconds':>9}{'docs/s':>10}{'peak MB':>10}",
+        f"{'step':<30}{'seconds':>9}{'docs/s':>10}{'peak MB':>10}{'tree MB':>10}",
     ]
     rows += [
         f"{t.step:<30}{t.seconds:>9.2f}{t.docs_per_second:>10.1f}{t.peak_mb:>10.1f}"
+        f"{t.tree_peak_mb:>10.1f}"
         for t in timings
     ]
     if ratio is not None:
@@ -276,36 +397,75 @@ def format_table(corpus: Corpus, timings: list[Timing], ratio: float | None) -> 
     return "\n".join(rows)
 
 
-def run_benchmark(arguments: argparse.Namespace, workdir: Path) -> dict:
-    """Generate or reuse the corpus, time the flow, then the floor; return the figures."""
+def format_scaling(figures: list[dict]) -> str:
+    """How the first run's time and peak memory grow with corpus size, against the smallest."""
+    runs = [
+        (size["corpus"]["files"], size["steps"][1]) for size in figures if len(size["steps"]) > 1
+    ]
+    if len(runs) < 2:
+        return ""
+    base_files, base = runs[0]
+    rows = [
+        "scaling of the news-etl run (against the smallest size):",
+        f"{'files':>9}{'seconds':>10}{'s/1k files':>12}{'time x':>8}{'files x':>9}"
+        f"{'peak MB':>9}{'peak +%':>9}{'tree MB':>9}{'tree +%':>9}",
+    ]
+    for files, step in runs:
+        rows.append(
+            f"{files:>9}{step['seconds']:>10.1f}{1000 * step['seconds'] / files:>12.2f}"
+            f"{step['seconds'] / base['seconds']:>8.2f}{files / base_files:>9.2f}"
+            f"{step['peak_mb']:>9.0f}{100 * (step['peak_mb'] / base['peak_mb'] - 1):>9.1f}"
+            f"{step['tree_peak_mb']:>9.0f}"
+            f"{100 * (step['tree_peak_mb'] / base['tree_peak_mb'] - 1):>9.1f}"
+        )
+    return "\n".join(rows)
+
+
+def prepare_corpus(arguments: argparse.Namespace, files: int, workdir: Path) -> Corpus:
+    """Generate the corpus of one size, or reuse a kept one."""
     if arguments.corpus is not None:
         corpus_path = arguments.corpus.resolve()
-        if not corpus_path.is_dir() or not any(corpus_path.iterdir()):
-            generate_corpus(corpus_path, arguments.files)
-        else:
-            print(f"reusing the corpus in {corpus_path}; --files is ignored")
+    elif arguments.corpus_root is not None:
+        corpus_path = (arguments.corpus_root / f"files_{files}").resolve()
     else:
-        corpus_path = workdir / "corpus"
-        generate_corpus(corpus_path, arguments.files)
+        corpus_path = workdir / f"corpus_{files}"
+    if corpus_path.is_dir() and any(corpus_path.iterdir()):
+        print(f"reusing the corpus in {corpus_path}")
+    else:
+        print(f"generating {files} files in {corpus_path}", flush=True)
+        generate_corpus(corpus_path, files)
     corpus = measure_corpus(corpus_path)
     print(f"corpus: {corpus.files} files, {corpus.megabytes:.1f} MB in {corpus.path}", flush=True)
+    return corpus
 
+
+def run_benchmark(arguments: argparse.Namespace, workdir: Path, files: int) -> dict:
+    """Time the flow, then the floor, on the corpus of one size; return the figures."""
+    corpus = prepare_corpus(arguments, files, workdir)
     timings: list[Timing] = []
     outputs: list[tuple[str, str]] = []
+    process_peaks: dict[str, list[tuple[str, float]]] = {}
     if not arguments.skip_flow:
-        warehouse = workdir / "wh"
-        command = flow_command(arguments.command, corpus.path, warehouse)
+        warehouse = workdir / f"wh_{files}"
+        command = flow_command(
+            arguments.command, corpus.path, warehouse, arguments.runner, arguments.flow_batch_size
+        )
         print(f"timing: {shlex.join(command)}", flush=True)
         label = "news-etl" if arguments.command is None else "stand-in"
         runs = [f"{label} run (all stages)"]
         if arguments.repeat_run:
             runs.append(f"{label} re-run (same wh)")
         for number, step in enumerate(runs, start=1):
-            log_stem = workdir / f"run{number}"
-            timings.append(measure_flow(step, command, corpus, log_stem))
+            log_stem = workdir / f"run{number}_{files}"
+            timing, largest = measure_flow(step, command, corpus, log_stem)
+            timings.append(timing)
+            process_peaks[step] = largest
             outputs.append((step, tail(log_stem.with_suffix(".stdout"), 15)))
+        if not arguments.keep:
+            shutil.rmtree(warehouse, ignore_errors=True)  # gigabytes at 300,000 files
     print("timing: floor (read + parquet)", flush=True)
     floor, floor_report = measure_floor(corpus, workdir, arguments.batch_size)
+    (workdir / "floor.parquet").unlink(missing_ok=True)
     timings.insert(0, floor)
 
     flow = timings[1] if len(timings) > 1 else None
@@ -318,6 +478,9 @@ def run_benchmark(arguments: argparse.Namespace, workdir: Path) -> dict:
         if match:
             reported[step] = float(match.group(1))
     print(format_table(corpus, timings, ratio))
+    for step, largest in process_peaks.items():
+        peaks = ", ".join(f"{label} {mib:.0f}" for label, mib in largest)
+        print(f"{step}: peak MiB per process: {peaks}")
     for timing in timings:
         if timing.step in reported:
             inside = reported[timing.step]
@@ -327,9 +490,12 @@ def run_benchmark(arguments: argparse.Namespace, workdir: Path) -> dict:
             )
     return {
         "corpus": {"files": corpus.files, "bytes": corpus.bytes, "megabytes": corpus.megabytes},
+        "runner": arguments.runner,
         "steps": [asdict(t) for t in timings],
         "floor_child_report": floor_report,
         "flow_reported_seconds": reported,
+        "flow_output": dict(outputs),
+        "flow_process_peaks_mb": process_peaks,
         "ratio_flow_floor_docs_per_second": ratio,
         "measurement": MEASUREMENT,
     }
@@ -339,10 +505,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     arguments = parse_arguments(argv)
     workdir = Path(tempfile.mkdtemp(prefix="news-etl-bench-"))
+    figures: list[dict] = []
     try:
-        figures = run_benchmark(arguments, workdir)
+        for files in arguments.files:
+            figures.append(run_benchmark(arguments, workdir, files))
+            if arguments.json is not None:  # after every size: a long run keeps what it has
+                document = {"sizes": figures, "cpu_count": os.cpu_count()}
+                arguments.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        scaling = format_scaling(figures)
+        if scaling:
+            print(scaling)
         if arguments.json is not None:
-            arguments.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
             print(f"figures written to {arguments.json}")
     finally:
         if arguments.keep:

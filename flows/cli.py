@@ -1,6 +1,7 @@
 """The `news-etl` command line: parse arguments, then call a flow or a read-only query."""
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -12,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 DEFAULT_SOURCE = "seeds"
+DEFAULT_SERVE_INTERVAL_SECONDS = 300.0
 EXIT_OK = 0
 EXIT_CANNOT_RUN = 2
 # Offline by default: no analytics, nothing fetched from a hub, quiet Prefect console.
@@ -25,6 +27,21 @@ OFFLINE_ENVIRONMENT = {
 
 def _default_warehouse() -> str:
     return os.environ.get("NEWS_ETL_WAREHOUSE", "warehouse_data")
+
+
+def _add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runner",
+        choices=("local", "dask"),
+        default="local",
+        help="where batches run: threads here, or Dask (a LocalCluster unless --dask-address)",
+    )
+    parser.add_argument(
+        "--dask-address",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="scheduler of an existing Dask cluster (with --runner dask)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +61,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="catalog kind of a new warehouse (default duckdb, or NEWS_ETL_CATALOG); "
         "an existing warehouse keeps its own",
     )
+    _add_runner_arguments(run)
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (there is none off a terminal)"
+    )
+
+    serve = commands.add_parser(
+        "serve", help="run the ingest flow on a schedule (a Prefect deployment) until stopped"
+    )
+    serve.add_argument(
+        "--source",
+        dest="sources",
+        action="append",
+        required=True,
+        metavar="DIR_OR_URL",
+        help="folder, file or s3:// URL to ingest on every run (repeat for several)",
+    )
+    when = serve.add_mutually_exclusive_group()
+    when.add_argument("--cron", metavar="EXPR", help="cron expression, in UTC")
+    when.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help=f"seconds between runs (default {DEFAULT_SERVE_INTERVAL_SECONDS:g})",
+    )
+    serve.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
+    serve.add_argument("--batch-size", type=int, default=None, help="files per Prefect task")
+    serve.add_argument(
+        "--catalog",
+        choices=("duckdb", "sqlite", "postgres"),
+        default=None,
+        help="catalog kind of a new warehouse (an existing warehouse keeps its own)",
+    )
+    _add_runner_arguments(serve)
+    serve.add_argument(
+        "--name", default=None, help="deployment name (default: warehouse folder and path hash)"
+    )
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="state of the embedded Prefect server (default WAREHOUSE/.prefect-server)",
+    )
+    serve.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
     query = commands.add_parser("query", help="run read-only SQL against the warehouse")
     query.add_argument("sql")
@@ -156,31 +217,110 @@ def format_rows(
     return "\n".join(body)
 
 
-def command_run(args: argparse.Namespace) -> int:
-    missing = [source for source in args.sources if not Path(source).exists()]
+def _is_url(source: str) -> bool:
+    from warehouse.object_store import object_url_protocol
+
+    return object_url_protocol(source) is not None
+
+
+def _run_target_problem(args: argparse.Namespace, catalog: str | None) -> str | None:
+    """Why a run on these arguments cannot happen (missing source, bad warehouse), or None."""
+    missing = [
+        source for source in args.sources if not _is_url(source) and not Path(source).exists()
+    ]
     if missing:
-        return _fail(f"source not found: {', '.join(missing)}")
-    from tasks.settings import load_settings
+        return f"source not found: {', '.join(missing)}"
+    if args.dask_address and args.runner != "dask":
+        return "--dask-address needs --runner dask"
     from warehouse.lake import WarehouseError, catalog_kind, check_writable
 
-    catalog = load_settings(catalog=args.catalog).catalog or None
     try:
         check_writable(Path(args.warehouse))
         catalog_kind(Path(args.warehouse), catalog)
     except WarehouseError as error:
-        return _fail(str(error))
+        return str(error)
+    return None
+
+
+def _requested_catalog(args: argparse.Namespace) -> str | None:
+    from tasks.settings import load_settings
+
+    return load_settings(catalog=args.catalog).catalog or None
+
+
+def command_run(args: argparse.Namespace) -> int:
+    catalog = _requested_catalog(args)
+    problem = _run_target_problem(args, catalog)
+    if problem:
+        return _fail(problem)
     if args.verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    from flows import progress
     from flows.ingest import ingest
     from flows.summary import render_text
+    from tasks.read.engine import SourceNotFoundError
 
-    summary = ingest(
-        sources=[str(source) for source in args.sources],
-        warehouse=args.warehouse,
-        batch_size=args.batch_size,
-        catalog=catalog,
-    )
+    sink = None if args.quiet else progress.terminal_progress(sys.stderr)
+    with progress.reporting(sink) if sink else contextlib.nullcontext():
+        try:
+            summary = ingest(
+                sources=[str(source) for source in args.sources],
+                warehouse=args.warehouse,
+                batch_size=args.batch_size,
+                catalog=catalog,
+                runner=args.runner,
+                dask_address=args.dask_address,
+            )
+        except SourceNotFoundError as error:  # an object-storage prefix with nothing under it
+            return _fail(str(error))
+        finally:
+            if sink:
+                sink.finish()  # give the terminal back even when the run failed
     print(render_text(summary))
+    return EXIT_OK
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    from flows.serve import (
+        Schedule,
+        ServerStartError,
+        default_deployment_name,
+        deployment_parameters,
+        serve_ingest,
+    )
+
+    if args.interval is not None and args.interval <= 0:
+        return _fail("--interval must be a positive number of seconds")
+    if args.cron is not None:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=args.cron)
+        except ValueError:
+            return _fail(f"not a valid cron expression: {args.cron!r}")
+        schedule = Schedule(cron=args.cron)
+    else:
+        schedule = Schedule(interval_seconds=args.interval or DEFAULT_SERVE_INTERVAL_SECONDS)
+    catalog = _requested_catalog(args)
+    problem = _run_target_problem(args, catalog)
+    if problem:
+        return _fail(problem)
+    if args.verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    warehouse = Path(args.warehouse)
+    parameters = deployment_parameters(
+        args.sources, warehouse, catalog, args.batch_size, args.runner, args.dask_address
+    )
+    try:
+        serve_ingest(
+            parameters,
+            schedule,
+            name=args.name or default_deployment_name(warehouse),
+            state_dir=args.state_dir or warehouse / ".prefect-server",
+            announce=partial(print, flush=True),
+        )
+    except ServerStartError as error:
+        return _fail(str(error))
     return EXIT_OK
 
 
@@ -254,11 +394,12 @@ def command_retry_quarantine(args: argparse.Namespace) -> int:
         _, rows = outstanding_quarantine(Path(args.warehouse))
     except WarehouseError as error:
         return _fail(str(error))
-    paths = sorted({path_of(row[0]) for row in rows})
-    missing = [path for path in paths if not path.exists()]
+    paths = sorted({path_of(row[0]) for row in rows}, key=str)
+    # Object URLs are passed on as they are: a missing object is quarantined again, with why.
+    missing = [path for path in paths if isinstance(path, Path) and not path.exists()]
     for path in missing:
         print(f"not found any more, left in quarantine: {path}")
-    present = [str(path) for path in paths if path.exists()]
+    present = [str(path) for path in paths if path not in missing]
     if not present:
         print("nothing to retry")
         return EXIT_OK
@@ -314,6 +455,7 @@ def command_eval(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": command_run,
+    "serve": command_serve,
     "query": command_query,
     "search": command_search,
     "changes": command_changes,

@@ -1,29 +1,45 @@
-"""The ingest flow: discover, process in batches, validate, land in one transaction."""
+"""The ingest flow: discover, process batches in parallel, land them in one transaction."""
 
 import json
+import os
 import time
 import uuid
-from collections import Counter
+from collections import deque
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
+from prefect.task_runners import TaskRunner
 
-from flows.summary import QuarantinedFile, RunSummary, render_markdown
+from flows import progress
+from flows.summary import RunSummary, RunTally, render_markdown
 from schemas.arrow import arrow_schema
 from tasks.clean.engine import KNOWN_DETECTORS
 from tasks.clean.rules import load_rules
-from tasks.land import land_task, landed_keys_task, learned_counts_task, refresh_search_task
-from tasks.process import process_batch_task
-from tasks.process.engine import RunContext, merge_batches
+from tasks.documents import SourceFile
+from tasks.land import landed_keys_task, learned_counts_task, refresh_search_task
+from tasks.process import (
+    RUNNERS,
+    TimedBatch,
+    api_shared_with_workers,
+    batch_task_runner,
+    process_batch_task,
+)
+from tasks.process.engine import RunContext
 from tasks.read import discover_task
-from tasks.settings import load_settings
-from warehouse.lake import write_lock
+from tasks.settings import Settings, load_settings
+from tasks.stories import assign_stories_task, landed_sources_task, load_story_index_task
+from warehouse.lake import open_landing, write_lock
 
 CODE_VERSION = "0.1.0"
+# Batches submitted ahead of the one being landed, per worker: each worker has one running
+# and one waiting, and at most this many finished batches wait in memory.
+BATCHES_IN_FLIGHT_PER_WORKER = 2
 
 
 class AccountingError(RuntimeError):
@@ -36,6 +52,42 @@ def _utcnow() -> datetime:
 
 def _runs_row(summary_fields: dict[str, object]) -> pa.Table:
     return pa.Table.from_pylist([summary_fields], schema=arrow_schema("runs"))
+
+
+def _rounded(seconds: dict[str, float]) -> dict[str, float]:
+    return {stage: round(value, 3) for stage, value in seconds.items()}
+
+
+def _worker_count(settings: Settings, runner: str, files: int, batches: int) -> int:
+    """Processes to start: one per core (or `settings.workers`), never more than batches."""
+    cores = settings.workers or len(os.sched_getaffinity(0))
+    if runner == "local" and files < settings.parallel_min_files:
+        return 1
+    return max(1, min(cores, batches))
+
+
+def _processed_batches(
+    task_runner: TaskRunner,
+    batches: Sequence[Sequence[SourceFile]],
+    parameters: dict[str, object],
+    in_flight: int,
+) -> Iterator[TimedBatch]:
+    """Run every batch on `task_runner`, at most `in_flight` at once; yield them in order.
+
+    In file order, so the first copy of repeated content is the one that lands, whichever
+    batch finishes first.
+    """
+    queued = iter(batches)
+
+    def submit(batch: Sequence[SourceFile]):
+        return task_runner.submit(process_batch_task, {"sources": batch, **parameters})
+
+    pending = deque(submit(batch) for batch in islice(queued, in_flight))
+    while pending:
+        finished = pending.popleft().result()
+        for batch in islice(queued, 1):
+            pending.append(submit(batch))
+        yield finished
 
 
 @flow(name="news-etl-ingest", log_prints=False)
@@ -52,11 +104,12 @@ def ingest(
 
     Files already in quarantine are skipped unless `retry_quarantined` (after a fix).
     `catalog` (`duckdb` or `sqlite`) is the catalog kind of a warehouse this run creates.
-    `runner` is `local` (threads in this process) or `dask` (a LocalCluster, or the cluster at
-    `dask_address`).
+    `runner` is `local` (processes on this machine, one per core, for runs of at least
+    `parallel_min_files` files; else a thread here) or `dask` (a LocalCluster, or the cluster
+    at `dask_address`). Each batch's rows land as it finishes, in one transaction per run.
     """
-    if runner != "local":
-        raise NotImplementedError("the dask runner is not built yet")
+    if runner not in RUNNERS:
+        raise ValueError(f"unknown runner {runner!r}; choose one of: {', '.join(RUNNERS)}")
     logger = get_run_logger()
     started_at = _utcnow()
     clock = time.perf_counter()
@@ -68,86 +121,103 @@ def ingest(
     run_id = flow_run.id or str(uuid.uuid4())
     stage_seconds: dict[str, float] = {}
 
-    def lap(stage: str, since: float) -> float:
-        now = time.perf_counter()
-        stage_seconds[stage] = round(now - since, 4)
-        return now
-
     mark = time.perf_counter()
     files = discover_task(list(sources))
-    mark = lap("discover", mark)
+    stage_seconds["discover"] = time.perf_counter() - mark
     logger.info("discovered %d files under %s", len(files), ", ".join(map(str, sources)))
-
-    with write_lock(settings.warehouse):
-        landed_hashes, quarantined_keys = landed_keys_task(settings.warehouse)
-        if retry_quarantined:
-            quarantined_keys = frozenset()
-        prior_line_counts = learned_counts_task(settings.warehouse)
-        context = RunContext(
-            prior_line_counts=prior_line_counts,
-            run_id=run_id,
-            ingested_at=started_at,
-            cleaner_version=cleaner_version,
-            landed_hashes=landed_hashes,
-            quarantined_keys=quarantined_keys,
-        )
-        batches = [
-            files[start : start + settings.batch_size]
-            for start in range(0, len(files), settings.batch_size)
-        ]
-        futures = process_batch_task.map(
-            batches, rules=unmapped(rules), settings=unmapped(settings), context=unmapped(context)
-        )
-        merged = merge_batches(futures.result())
-        tables = merged.tables
-        mark = lap("read_clean_extract_validate", mark)
-        if merged.row_failures:
-            logger.warning(
-                "%d rows failed validation; their articles are quarantined", merged.row_failures
+    progress.start(len(files))
+    try:
+        with write_lock(settings.warehouse):
+            landed_hashes, quarantined_keys = landed_keys_task(settings.warehouse)
+            context = RunContext(
+                prior_line_counts=learned_counts_task(settings.warehouse),
+                run_id=run_id,
+                ingested_at=started_at,
+                cleaner_version=cleaner_version,
+                landed_hashes=landed_hashes,
+                landed_sources=landed_sources_task(settings.warehouse),
+                quarantined_keys=frozenset() if retry_quarantined else quarantined_keys,
             )
+            batches = [
+                files[start : start + settings.batch_size]
+                for start in range(0, len(files), settings.batch_size)
+            ]
+            workers = _worker_count(settings, runner, len(files), len(batches))
+            logger.info("%d batches, %s runner, %d worker(s)", len(batches), runner, workers)
+            story_index = load_story_index_task(settings.warehouse, settings)
+            tally = RunTally()
+            land_seconds = story_seconds = 0.0
+            mark = time.perf_counter()
+            with (
+                open_landing(settings.warehouse, run_id, settings.catalog or None) as landing,
+                api_shared_with_workers(),
+                batch_task_runner(runner, workers, dask_address) as task_runner,
+            ):
+                parameters = {"rules": rules, "settings": settings, "context": context}
+                in_flight = workers * BATCHES_IN_FLIGHT_PER_WORKER
+                for batch in _processed_batches(task_runner, batches, parameters, in_flight):
+                    tables = tally.add(batch.result, batch.seconds)
+                    stories_started = time.perf_counter()
+                    assignment = assign_stories_task(
+                        story_index, tables["articles"], tables["paragraphs"], settings
+                    )
+                    story_index = assignment.index
+                    tables.update(assignment.tables())
+                    land_started = time.perf_counter()
+                    story_seconds += land_started - stories_started
+                    landing.add(tables)
+                    land_seconds += time.perf_counter() - land_started
+                    progress.advance(batch.result.files_seen)
+                stage_seconds["batches_wall"] = time.perf_counter() - mark
+                stage_seconds.update(tally.batch_seconds)
+                stage_seconds["stories"] = story_seconds
+                stage_seconds["land"] = land_seconds
+                if tally.row_failures:
+                    logger.warning(
+                        "%d rows failed validation; their articles are quarantined",
+                        tally.row_failures,
+                    )
+                if not tally.balanced:
+                    raise AccountingError(
+                        f"{tally.files_seen} files seen but {tally.articles_landed} landed + "
+                        f"{tally.files_quarantined} quarantined + {tally.files_skipped} skipped"
+                    )
+                mark = time.perf_counter()
+                runs_fields = {
+                    "run_id": run_id,
+                    "started_at": started_at,
+                    "finished_at": _utcnow(),
+                    "status": "succeeded",
+                    "sources": ";".join(map(str, sources)),
+                    "files_seen": tally.files_seen,
+                    "articles_landed": tally.articles_landed,
+                    "files_quarantined": tally.files_quarantined,
+                    "files_skipped": tally.files_skipped,
+                    "cleaner_version": cleaner_version,
+                    "stage_seconds": json.dumps(_rounded(stage_seconds)),
+                    "snapshot_id": None,  # the commit fills in the snapshot it creates
+                }
+                snapshot_id = landing.commit(_runs_row(runs_fields))
+                stage_seconds["land"] += time.perf_counter() - mark
+            mark = time.perf_counter()
+            refresh_search_task(settings.warehouse, tally.articles_landed)
+            stage_seconds["search_index"] = time.perf_counter() - mark
+    finally:
+        progress.finish()
 
-        landed = tables["articles"].num_rows
-        quarantined = tables["quarantine"].num_rows
-        if merged.files_seen != landed + quarantined + merged.files_skipped:
-            raise AccountingError(
-                f"{merged.files_seen} files seen but {landed} landed + {quarantined} quarantined "
-                f"+ {merged.files_skipped} skipped"
-            )
-        runs_fields = {
-            "run_id": run_id,
-            "started_at": started_at,
-            "finished_at": _utcnow(),
-            "status": "succeeded",
-            "sources": ";".join(map(str, sources)),
-            "files_seen": merged.files_seen,
-            "articles_landed": landed,
-            "files_quarantined": quarantined,
-            "files_skipped": merged.files_skipped,
-            "cleaner_version": cleaner_version,
-            "stage_seconds": json.dumps(stage_seconds),
-            "snapshot_id": None,  # land_task fills in the snapshot its commit creates
-        }
-        tables["runs"] = _runs_row(runs_fields)
-        snapshot_id = land_task(settings.warehouse, tables, run_id, settings.catalog or None)
-        mark = lap("land", mark)
-        refresh_search_task(settings.warehouse, landed)
-        lap("search_index", mark)
-
-    quarantine = tables["quarantine"].select(["source_uri", "check_name", "error"]).to_pylist()
-    rule_counts = Counter(tables["removed_lines"].column("rule_id").to_pylist())
     summary = RunSummary(
         run_id=run_id,
         status="succeeded",
         warehouse=str(settings.warehouse),
         snapshot_id=snapshot_id,
-        files_seen=merged.files_seen,
-        articles_landed=landed,
-        files_quarantined=quarantined,
-        files_skipped=merged.files_skipped,
+        files_seen=tally.files_seen,
+        articles_landed=tally.articles_landed,
+        files_quarantined=tally.files_quarantined,
+        files_skipped=tally.files_skipped,
         seconds=round(time.perf_counter() - clock, 3),
-        stage_seconds=stage_seconds,
-        quarantined=tuple(QuarantinedFile(**row) for row in quarantine),
-        rule_counts=tuple(sorted(rule_counts.items(), key=lambda item: -item[1])),
+        stage_seconds=_rounded(stage_seconds),
+        quarantined=tuple(tally.quarantined),
+        rule_counts=tally.ranked_rule_counts(),
     )
     create_markdown_artifact(
         key="news-etl-run-summary", markdown=render_markdown(summary), description="Ingest run"

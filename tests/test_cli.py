@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 from conftest import SEEDS
@@ -96,3 +97,103 @@ def test_warehouse_commands_without_a_warehouse_say_so(tmp_path, capsys, command
     err = capsys.readouterr().err.strip()
     assert err.startswith("news-etl: error: no ")
     assert "\n" not in err
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class TerminalLike(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def fake_ingest(monkeypatch):
+    """Replace the ingest flow: report 3 files in two batches and record the arguments."""
+    import flows.ingest
+    from flows import progress
+    from flows.summary import RunSummary
+
+    calls: list[dict] = []
+
+    def ingest(**kwargs):
+        calls.append(kwargs)
+        progress.start(3)
+        progress.advance(2)
+        progress.advance(1)
+        progress.finish()
+        return RunSummary(
+            run_id="fake", status="succeeded", warehouse=kwargs["warehouse"], snapshot_id=1,
+            files_seen=3, articles_landed=3, files_quarantined=0, files_skipped=0, seconds=1.0,
+        )  # fmt: skip
+
+    monkeypatch.setattr(flows.ingest, "ingest", ingest)
+    for variable in ("TTY_COMPATIBLE", "FORCE_COLOR", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(variable, raising=False)
+    return calls
+
+
+def test_run_draws_no_progress_bar_off_a_terminal(tmp_path, fake_ingest, capsys):
+    assert main(["run", str(SEEDS), "--warehouse", str(tmp_path / "wh")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "articles landed: 3" in captured.out
+    assert len(fake_ingest) == 1
+
+
+def test_run_draws_a_progress_bar_on_a_terminal_unless_quiet(
+    tmp_path, fake_ingest, monkeypatch, capsys
+):
+    terminal = TerminalLike()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["run", str(SEEDS), "--warehouse", str(tmp_path / "wh")]) == 0
+    drawn = ANSI.sub("", terminal.getvalue())
+    assert "3/3 files" in drawn
+    assert "files/s" in drawn
+
+    quiet = TerminalLike()
+    monkeypatch.setattr("sys.stderr", quiet)
+    assert main(["run", str(SEEDS), "--warehouse", str(tmp_path / "wh"), "--quiet"]) == 0
+    assert quiet.getvalue() == ""
+    assert "articles landed: 3" in capsys.readouterr().out
+
+
+def test_run_passes_runner_and_dask_address_and_accepts_object_storage_sources(
+    tmp_path, fake_ingest
+):
+    args = ["run", "s3://bucket/inbox", str(SEEDS), "--warehouse", str(tmp_path / "wh")]
+    assert main([*args, "--runner", "dask", "--dask-address", "tcp://127.0.0.1:8786"]) == 0
+    assert fake_ingest[-1]["sources"] == ["s3://bucket/inbox", str(SEEDS)]
+    assert fake_ingest[-1]["runner"] == "dask"
+    assert fake_ingest[-1]["dask_address"] == "tcp://127.0.0.1:8786"
+    assert main(args) == 0
+    assert (fake_ingest[-1]["runner"], fake_ingest[-1]["dask_address"]) == ("local", None)
+
+
+def test_run_refuses_a_dask_address_without_the_dask_runner(tmp_path, fake_ingest, capsys):
+    args = ["run", str(SEEDS), "--warehouse", str(tmp_path / "wh")]
+    assert main([*args, "--dask-address", "tcp://127.0.0.1:8786"]) == 2
+    assert "--dask-address needs --runner dask" in capsys.readouterr().err
+    assert fake_ingest == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (["--source", "MISSING"], "source not found"),
+        (["--source", "SEEDS", "--interval", "0"], "--interval must be a positive number"),
+        (["--source", "SEEDS", "--cron", "every five minutes"], "not a valid cron expression"),
+        (["--source", "SEEDS", "--dask-address", "tcp://h:1"], "--dask-address needs --runner"),
+    ],
+    ids=["missing-source", "zero-interval", "bad-cron", "address-without-dask"],
+)
+def test_serve_refuses_bad_arguments_before_starting_anything(tmp_path, capsys, extra, reason):
+    extra = [
+        {"MISSING": str(tmp_path / "nope"), "SEEDS": str(SEEDS)}.get(arg, arg) for arg in extra
+    ]
+    assert main(["serve", *extra, "--warehouse", str(tmp_path / "wh")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("news-etl: error: ")
+    assert reason in err
+    assert "\n" not in err
+    assert not (tmp_path / "wh").exists()  # refused before touching the warehouse

@@ -1,6 +1,7 @@
 """End-to-end Prefect runs into a real DuckLake warehouse."""
 
 import codecs
+import json
 import shutil
 
 import pyarrow as pa
@@ -10,7 +11,20 @@ from conftest import query_warehouse as _query
 
 from warehouse.lake import connect, land_tables
 
-TABLES = ("articles", "paragraphs", "removed_lines", "captions", "quarantine")
+TABLES = (
+    "articles",
+    "paragraphs",
+    "removed_lines",
+    "captions",
+    "quarantine",
+    "article_sources",
+    "shared_passages",
+    "story_signatures",
+    "stories",
+)
+# docs/stories.md: 000, 001, 002 and 004 report the 2+2 meeting of January 2022; 003 the
+# committee's meeting of January 2023.
+SAME_EVENT = ("000", "001", "002", "004")
 
 
 def _counts(warehouse) -> dict[str, int]:
@@ -43,6 +57,19 @@ def test_seed_run_lands_five_clean_articles(seeded_warehouse):
         assert "Add a comment" not in body
         assert "Newspapers in English" not in body
     assert list((warehouse / "data").rglob("*.parquet")), "tables are real Parquet files"
+
+
+def test_the_flow_groups_the_seeds_into_stories_across_batches(seeded_warehouse):
+    warehouse, _ = seeded_warehouse
+    story_of = {
+        uri.rsplit("/", 1)[-1][:3]: story
+        for uri, story in _query(warehouse, "select source_uri, story_id from articles")
+    }
+    assert len({story_of[seed] for seed in SAME_EVENT}) == 1
+    assert story_of["003"] != story_of["000"]
+    assert _query(warehouse, "select sum(article_count) from stories") == [(5,)]
+    assert _query(warehouse, "select count(*) from shared_passages")[0][0] > 0
+    assert _query(warehouse, "select count(*) from articles where originality is null") == [(0,)]
 
 
 def test_seed_run_records_the_run(seeded_warehouse):
@@ -152,6 +179,10 @@ def test_repeated_content_under_two_paths_lands_once(tmp_path, prefect_harness):
     shutil.copy(SEEDS / "002_b5e49ef3225955b8.txt", inbox / "b.txt")
     summary = ingest(sources=[str(inbox)], warehouse=str(tmp_path / "warehouse"), batch_size=1)
     assert (summary.articles_landed, summary.files_skipped) == (1, 1)
+    sources = _query(
+        tmp_path / "warehouse", "select source_uri from article_sources order by source_uri"
+    )
+    assert [uri.rsplit("/", 1)[-1] for (uri,) in sources] == ["a.txt", "b.txt"]
 
 
 def test_failed_landing_leaves_the_warehouse_as_it_was(seeded_warehouse):
@@ -179,3 +210,56 @@ def test_run_publishes_a_summary_artifact(seeded_warehouse):
     markdown = [artifact.data for artifact in artifacts if summary.run_id in str(artifact.data)]
     assert markdown, "the run's summary artifact is stored in Prefect"
     assert "| 5 | 5 | 0 | 0 |" in markdown[0]
+
+
+class _RecordingProgress:
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def start(self, total_files: int) -> None:
+        self.events.append(("start", total_files))
+
+    def advance(self, files: int) -> None:
+        self.events.append(("advance", files))
+
+    def finish(self) -> None:
+        self.events.append(("finish",))
+
+
+def test_worker_processes_land_what_one_thread_lands_and_report_progress(
+    seeded_warehouse, tmp_path, monkeypatch
+):
+    from flows import progress
+    from flows.ingest import ingest
+
+    monkeypatch.setenv("NEWS_ETL_PARALLEL_MIN_FILES", "1")  # worker processes even for 5 files
+    monkeypatch.setenv("NEWS_ETL_WORKERS", "2")
+    sink = _RecordingProgress()
+    warehouse = tmp_path / "warehouse"
+    with progress.reporting(sink):
+        summary = ingest(sources=[str(SEEDS)], warehouse=str(warehouse), batch_size=2)
+    sql = "select article_id, source_uri, title, body_text, word_count from articles order by 1"
+    assert _query(warehouse, sql) == _query(seeded_warehouse[0], sql)
+    assert _counts(warehouse) == _counts(seeded_warehouse[0])
+    # Three batches of 2, 2 and 1 files, reported in file order as each finishes.
+    assert sink.events == [
+        ("start", 5),
+        ("advance", 2),
+        ("advance", 2),
+        ("advance", 1),
+        ("finish",),
+    ]
+    stages = summary.stage_seconds
+    assert {"discover", "read_clean_extract", "validate", "land", "search_index"} <= set(stages)
+    assert all(seconds >= 0 for seconds in stages.values())
+    recorded = json.loads(_query(warehouse, "select stage_seconds from runs")[0][0])
+    assert recorded["read_clean_extract"] == stages["read_clean_extract"]
+
+
+def test_the_run_summary_says_where_time_went(seeded_warehouse):
+    from flows.summary import render_text
+
+    _, summary = seeded_warehouse
+    text = render_text(summary)
+    assert "seconds per stage: discover" in text
+    assert "read_clean_extract" in text

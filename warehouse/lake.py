@@ -13,9 +13,14 @@ reader and a writer in two processes take turns. A SQLite catalog admits several
 once: readers attach while a run is landing and see the last committed snapshot.
 
 Snapshot ids: a run's commit creates exactly one DuckLake snapshot. Under the writer lock no
-other commit can come between, so that snapshot is the latest one plus one; `land_tables`
+other commit can come between, so that snapshot is the latest one plus one; `Landing.commit`
 writes it into the `runs` row of the same transaction, names the run in the snapshot's commit
 message, and checks the two agree after COMMIT.
+
+Landing a run: `open_landing` begins the transaction, the flow `add`s each batch's rows as the
+batch finishes (DuckLake writes their Parquet files right away, so a run holds one batch in
+memory, not all of them), then `commit`s once with the `runs` row. Until then nothing is
+visible, and a crash or kill leaves only unreferenced files that `compact` deletes.
 """
 
 import contextlib
@@ -174,22 +179,31 @@ def attach(
     catalog: str | None = None,
 ) -> None:
     """Attach the warehouse to `connection` as `lake`: the one place that builds the ATTACH."""
+    from warehouse import object_store  # imports this module
+
     root = Path(root)
-    if (read_only or snapshot is not None) and existing_catalog(root) is None:
+    exists = existing_catalog(root) is not None
+    if (read_only or snapshot is not None) and not exists:
         raise WarehouseError(f"no warehouse at {root}: run `news-etl run` first")
     kind = catalog_kind(root, catalog)
     if not read_only and snapshot is None:
         check_writable(root)
     for extension in CATALOG_EXTENSIONS[kind]:
         load_extension(connection, extension)
+    local_data = f"{(root / DATA_DIR).resolve()}/"
+    try:  # <root>/data/, or s3://... (then httpfs and an S3 secret, also for readers)
+        data_path = object_store.warehouse_data_path(root, exists, local_data)
+        object_store.configure_duckdb(connection, data_path)
+    except object_store.ObjectStoreError as error:
+        raise WarehouseError(str(error)) from error
     if snapshot is not None:
         options = f"READ_ONLY, SNAPSHOT_VERSION {int(snapshot)}"
     elif read_only:
         options = "READ_ONLY"
     else:
         # No inlining: every row is in a Parquet file that any engine can read.
-        data_path = _literal(f"{(root / DATA_DIR).resolve()}/")
-        options = f"DATA_PATH {data_path}, DATA_INLINING_ROW_LIMIT 0"
+        options = f"DATA_PATH {_literal(data_path)}, DATA_INLINING_ROW_LIMIT 0"
+        object_store.record_data_path(root, data_path)
     path = (root / CATALOG_FILES[kind]).resolve()
     location = _postgres_dsn(root, path) if kind == "postgres" else str(path)
     target = _literal(f"{CATALOG_PREFIXES[kind]}{location}")
@@ -324,6 +338,128 @@ def _snapshot_of_run(connection: duckdb.DuckDBPyConnection, extra_info: str) -> 
     return None if row[0] is None else int(row[0])
 
 
+class Landing:
+    """One run's landing: an open DuckLake transaction that batches are added to.
+
+    Get one from `open_landing`. `add` inserts a batch's rows (DuckLake writes their Parquet
+    files at once, so memory holds one batch, not the run); `commit` inserts the `runs` rows
+    with the snapshot id the commit creates and commits. Leaving `open_landing` without
+    `commit` rolls everything back: readers never see a part of a run.
+    """
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection | None,
+        run_id: str | None,
+        expected_snapshot: int,
+        landed_before: bool = False,
+    ) -> None:
+        self._connection = connection
+        self._run_id = run_id
+        self._expected_snapshot = expected_snapshot
+        self.landed_before = landed_before  # this run_id committed earlier: land nothing twice
+        self.committed = landed_before
+        self.rows_added: dict[str, int] = {}
+
+    @property
+    def expected_snapshot(self) -> int:
+        """The snapshot id this landing's commit creates."""
+        return self._expected_snapshot
+
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        # Read through DuckDB's replacement scan of this local variable: a `register`ed table
+        # would stay referenced until COMMIT, keeping every batch of the run in memory.
+        staged_rows = rows  # noqa: F841 - read by name in the SQL below
+        names = ", ".join(quote(name) for name in rows.schema.names)
+        self._connection.execute(
+            f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM staged_rows"
+        )
+        self.rows_added[table] = self.rows_added.get(table, 0) + rows.num_rows
+
+    def add(self, tables: dict[str, pa.Table]) -> None:
+        """Insert one batch's rows, table by table, into the open transaction."""
+        if self.committed:
+            if self.landed_before:
+                return
+            raise WarehouseError("this landing is already committed")
+        for table, rows in tables.items():
+            if table == "runs":
+                rows = _with_snapshot_id(rows, self._expected_snapshot)
+            self._insert(table, rows)
+
+    def commit(self, runs: pa.Table | None = None) -> int:
+        """Insert the `runs` rows (with this commit's snapshot id), commit, return the id."""
+        if self.committed and not self.landed_before:
+            raise WarehouseError("this landing is already committed")
+        if self.landed_before:
+            LOGGER.info(
+                "run %s already landed in snapshot %d", self._run_id, self.expected_snapshot
+            )
+            return self._expected_snapshot
+        if runs is not None:
+            self.add({"runs": runs})
+        connection = self._connection
+        connection.execute(
+            f"CALL {CATALOG_NAME}.set_commit_message(?, ?, extra_info => ?)",
+            [COMMIT_AUTHOR, f"run {self._run_id}", _commit_info(self._run_id)],
+        )
+        _pause_before_commit()
+        connection.execute("COMMIT")
+        self.committed = True
+        snapshot = latest_snapshot(connection)
+        if snapshot != self._expected_snapshot:  # another writer committed without the lock
+            LOGGER.error(
+                "run %s committed snapshot %d, recorded %d",
+                self._run_id,
+                snapshot,
+                self._expected_snapshot,
+            )
+        return snapshot
+
+
+def _commit_info(run_id: str | None) -> str:
+    return json.dumps({"run_id": run_id})
+
+
+@contextlib.contextmanager
+def open_landing(
+    root: Path, run_id: str | None = None, catalog: str | None = None
+) -> Iterator[Landing]:
+    """Open one transaction for a run's rows: `add` each batch, then `commit` once.
+
+    Call it while holding `write_lock(root)`: the `runs` rows get the id of the snapshot the
+    commit creates (the latest plus one), which only holds when no other writer commits. A
+    DuckDB catalog stays open (and other processes wait for it) until the block ends.
+    `catalog` is the catalog kind, used when this landing creates the warehouse. If `run_id`
+    already committed (a retry after a commit that went through), the landing adds nothing and
+    `commit` returns that snapshot.
+    """
+    connection = connect(root, catalog=catalog)
+    try:
+        if run_id is not None:
+            done = _snapshot_of_run(connection, _commit_info(run_id))
+            if done is not None:
+                yield Landing(None, run_id, done, landed_before=True)
+                return
+        ensure_tables(connection)
+        from warehouse.stories import ensure_story_views  # it imports this module
+
+        ensure_story_views(connection)
+        connection.execute("BEGIN TRANSACTION")
+        landing = Landing(connection, run_id, latest_snapshot(connection) + 1)
+        yield landing
+        if not landing.committed:
+            connection.execute("ROLLBACK")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.close()
+
+
 def land_tables(
     root: Path,
     tables: dict[str, pa.Table],
@@ -332,48 +468,11 @@ def land_tables(
 ) -> int:
     """Insert every table in one transaction; return the DuckLake snapshot id it created.
 
-    Call it while holding `write_lock(root)`: the `runs` rows get the id of the snapshot this
-    commit creates (the latest plus one), which only holds when no other writer commits.
-    `catalog` is the catalog kind, used when this landing creates the warehouse.
+    Call it while holding `write_lock(root)` (see `open_landing`, which it uses).
     """
-    connection = connect(root, catalog=catalog)
-    extra = json.dumps({"run_id": run_id})
-    try:
-        if run_id is not None:
-            done = _snapshot_of_run(connection, extra)
-            if done is not None:  # a retry after a commit that went through: land nothing twice
-                LOGGER.info("run %s already landed in snapshot %d", run_id, done)
-                return done
-        ensure_tables(connection)
-        connection.execute("BEGIN TRANSACTION")
-        expected = latest_snapshot(connection) + 1
-        for table, rows in tables.items():
-            if table == "runs":
-                rows = _with_snapshot_id(rows, expected)
-            if rows.num_rows == 0:
-                continue
-            connection.register("staged_rows", rows)
-            names = ", ".join(quote(name) for name in rows.schema.names)
-            connection.execute(
-                f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM staged_rows"
-            )
-            connection.unregister("staged_rows")
-        connection.execute(
-            f"CALL {CATALOG_NAME}.set_commit_message(?, ?, extra_info => ?)",
-            [COMMIT_AUTHOR, f"run {run_id}", extra],
-        )
-        _pause_before_commit()
-        connection.execute("COMMIT")
-        snapshot = latest_snapshot(connection)
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            connection.execute("ROLLBACK")
-        raise
-    finally:
-        connection.close()
-    if snapshot != expected:  # another writer committed without the lock
-        LOGGER.error("run %s committed snapshot %d, recorded %d", run_id, snapshot, expected)
-    return snapshot
+    with open_landing(root, run_id, catalog) as landing:
+        landing.add({table: rows for table, rows in tables.items() if table != "runs"})
+        return landing.commit(tables.get("runs"))
 
 
 def resolve_snapshot(root: Path, run_or_snapshot: str) -> int:

@@ -4,6 +4,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from warehouse.lake import connect
+from warehouse.object_store import object_url_protocol
 
 # The latest quarantine row per input whose content has not landed since.
 OUTSTANDING_SQL = """
@@ -29,6 +30,8 @@ def outstanding_quarantine(root: Path) -> tuple[list[str], list[tuple]]:
         connection.close()
 
 
-def path_of(source_uri: str) -> Path:
-    """The local path a file:// source URI names."""
+def path_of(source_uri: str) -> Path | str:
+    """The local path a file:// source URI names; an object-storage URL stays as it is."""
+    if object_url_protocol(source_uri):
+        return source_uri
     return Path(unquote(urlparse(source_uri).path))

@@ -1,28 +1,21 @@
-"""Prefect tasks: read what the warehouse holds, and land a run in one transaction."""
+"""Prefect tasks: read what the warehouse holds, and refresh its search index.
+
+Landing itself is `warehouse.lake.open_landing`, used by the flow: a transaction that stays
+open while batches finish, which no task boundary should cut.
+"""
 
 from pathlib import Path
 
-import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NONE
 
-from warehouse.lake import land_tables, landed_keys, learned_line_counts
+from warehouse.lake import landed_keys, learned_line_counts
 from warehouse.search import build_search_index, search_path
 
 
 @task(name="landed-keys", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def landed_keys_task(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     return landed_keys(root)
-
-
-@task(name="land-tables", cache_policy=NONE, retries=2, retry_delay_seconds=1)
-def land_task(
-    root: Path,
-    tables: dict[str, pa.Table],
-    run_id: str | None = None,
-    catalog: str | None = None,
-) -> int:
-    return land_tables(root, tables, run_id, catalog)
 
 
 @task(name="learned-line-counts", cache_policy=NONE, retries=2, retry_delay_seconds=1)

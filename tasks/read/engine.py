@@ -11,9 +11,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from charset_normalizer import from_bytes
+from fsspec import AbstractFileSystem
 
 from tasks.documents import DecodedDocument, Rejection, SourceFile
 from tasks.settings import Settings
+from warehouse.object_store import filesystem, object_url_protocol
 
 LOGGER = logging.getLogger(__name__)
 
@@ -92,8 +94,13 @@ def discover_files(sources: Sequence[str | Path]) -> list[SourceFile]:
     symlinked file is taken only when its resolved target lies inside the source folder; it
     keeps the link's own path and URI. A file reached twice (two sources, or a symlink and its
     target) is listed once. Raises SourceNotFoundError for a missing source.
+
+    A source may also be an object-storage URL (s3://bucket/prefix, or any fsspec URL): its
+    objects are listed the same way, after the local files, with the object's URL as
+    source_uri and its `bucket/key` path as path.
     """
-    roots = [_check_source(source) for source in sources]
+    urls = [str(source) for source in sources if object_url_protocol(source) is not None]
+    roots = [_check_source(source) for source in sources if object_url_protocol(source) is None]
     found: dict[str, tuple[str, str, str, int]] = {}  # resolved -> (path, folder, name, size)
     for root in roots:
         if os.path.isdir(root):
@@ -107,9 +114,34 @@ def discover_files(sources: Sequence[str | Path]) -> list[SourceFile]:
                 found[real] = taken
     # Order of Path objects (part by part): the separator sorts before every other character.
     ordered = sorted(found.values(), key=lambda item: item[0].replace(os.sep, "\x00"))
-    files = _source_files(ordered)
-    LOGGER.info("discovered %d files in %d sources", len(files), len(roots))
+    files = _source_files(ordered) + (_discover_objects(urls) if urls else [])
+    LOGGER.info("discovered %d files in %d sources", len(files), len(roots) + len(urls))
     return files
+
+
+def _discover_objects(urls: Sequence[str]) -> list[SourceFile]:
+    """SourceFile records for the objects under object-storage URLs, sorted by URL."""
+    found: dict[str, SourceFile] = {}
+    for url in urls:
+        scheme = url.split("://", 1)[0]
+        fs, root = filesystem(url)
+        fs.invalidate_cache(root)  # list what is there now, not what this process saw before
+        try:
+            info = fs.info(root)
+        except FileNotFoundError as error:
+            raise SourceNotFoundError(f"source not found: {url}") from error
+        if info["type"] == "file":
+            listed = {root: info}
+        else:
+            listed = fs.find(root, detail=True, withdirs=False)
+        prefix = root.rstrip("/") + "/"
+        for name, entry in listed.items():
+            if name != root and (entry.get("type") != "file" or _hidden_or_folder(name, prefix)):
+                continue
+            uri = f"{scheme}://{name}"
+            size = int(entry.get("size") or 0)
+            found[uri] = SourceFile(path=Path(name), source_uri=uri, size_bytes=size)
+    return [found[uri] for uri in sorted(found, key=lambda uri: uri.replace("/", "\x00"))]
 
 
 def _check_source(source: str | Path) -> str:
@@ -215,8 +247,11 @@ def sha256_file(path: str | Path) -> str:
 def read_document(source: SourceFile, settings: Settings) -> DecodedDocument:
     """Read, hash and decode one file; bad input becomes a rejection, never an exception.
 
-    A file above settings.max_file_bytes is hashed by streaming, never loaded.
+    A file above settings.max_file_bytes is hashed by streaming, never loaded. An object URL
+    (see discover_files) is read through fsspec.
     """
+    if not source.source_uri.startswith("file:") and object_url_protocol(source.source_uri):
+        return _read_object(source, settings)
     limit = settings.max_file_bytes
     try:
         descriptor = os.open(source.path, _OPEN_FLAGS)
@@ -242,6 +277,65 @@ def read_document(source: SourceFile, settings: Settings) -> DecodedDocument:
     except DecodeRejected as rejected:
         return _rejected(source, digest, rejected.rejection)
     return DecodedDocument(source=source, content_sha256=digest, text=text, encoding=encoding)
+
+
+def _read_object(source: SourceFile, settings: Settings) -> DecodedDocument:
+    """read_document for an object-storage URL: one ranged GET, or a streamed hash if too large."""
+    limit = settings.max_file_bytes
+    try:
+        fs, path = filesystem(source.source_uri)
+        data = _read_object_up_to(fs, path, source.size_bytes, limit)
+        if data is None or len(data) > limit:
+            digest, size = _sha256_object(fs, path)
+            return _too_large(source, digest, max(size, source.size_bytes, limit + 1), limit)
+    except Exception as exc:  # fsspec backends raise their own errors (botocore, aiohttp, ...)
+        error = (
+            f"cannot read the object ({_object_error(exc)}): check that it exists and that "
+            "the credentials may read it"
+        )
+        return _rejected(source, None, Rejection("read", "unreadable", error))
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text, encoding = decode_bytes(data, settings)
+    except DecodeRejected as rejected:
+        return _rejected(source, digest, rejected.rejection)
+    return DecodedDocument(source=source, content_sha256=digest, text=text, encoding=encoding)
+
+
+def _read_object_up_to(fs: AbstractFileSystem, path: str, size: int, limit: int) -> bytes | None:
+    """Up to limit + 1 bytes of an object listed with `size` bytes, or None when size > limit."""
+    if size > limit:
+        return None
+    if size > 0:
+        return fs.cat_file(path, start=0, end=limit + 1)  # one request, bounded if it grew
+    with fs.open(path, "rb") as handle:  # S3 refuses a range on an empty object (416)
+        return handle.read(limit + 1)
+
+
+def _hidden_or_folder(name: str, prefix: str) -> bool:
+    """A folder marker ('key/') or an object under a hidden name, as skipped in local folders."""
+    relative = name.removeprefix(prefix)
+    return name.endswith("/") or any(part.startswith(".") for part in relative.split("/"))
+
+
+def _sha256_object(fs: AbstractFileSystem, path: str) -> tuple[str, int]:
+    """SHA-256 hex digest and size of an object, streamed in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with fs.open(path, "rb", block_size=HASH_CHUNK_BYTES) as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _object_error(exc: Exception) -> str:
+    """A short reason for a failed object read."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such object"
+    if isinstance(exc, PermissionError):
+        return "access denied"
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _read_up_to(descriptor: int, size: int, limit: int) -> bytes | None:
