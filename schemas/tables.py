@@ -288,7 +288,8 @@ class ArticleSources(ArticleKey):
 
 
 class SharedPassages(ArticleKey):
-    """Paragraphs an article shares with an earlier article: syndicated or copied text."""
+    """Paragraphs an article shares with an earlier article: syndicated or copied text. One
+    row per paragraph found earlier: its closest match, the earliest article on a tie."""
 
     position: Series[int] = pa.Field(ge=0, description="The paragraph (paragraphs.position).")
     other_article_id: Series[str] = pa.Field(

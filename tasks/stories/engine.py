@@ -662,15 +662,24 @@ def assign(
             index.root_of[article] = copied
             copies += 1
         found: dict[int, float] = {}
-        for other, link in sorted(candidates.items()):
+        # One row per paragraph: its closest match, the earliest article on a tie (the likely
+        # source). Every match would be quadratic: wire copy carried by hundreds of outlets.
+        best: dict[int, tuple[float, int, int]] = {}
+        for other, link in candidates.items():
             for position, other_position, similarity, cover in link.passages:
-                passages["article_id"].append(ids[row])
-                passages["position"].append(position)
-                passages["other_article_id"].append(index.article_ids[other])
-                passages["other_position"].append(other_position)
-                passages["similarity"].append(round(similarity, 4))
+                if position not in best or (similarity, -other) > (
+                    best[position][0],
+                    -best[position][1],
+                ):
+                    best[position] = (similarity, other, other_position)
                 if index.story_of[other] == story:
                     found[position] = max(found.get(position, 0.0), cover)
+        for position, (similarity, other, other_position) in sorted(best.items()):
+            passages["article_id"].append(ids[row])
+            passages["position"].append(position)
+            passages["other_article_id"].append(index.article_ids[other])
+            passages["other_position"].append(other_position)
+            passages["similarity"].append(round(similarity, 4))
         total = sum(words.values())
         shared = _covered_words(found, words)
         originality[ids[row]] = round(min(max(1 - shared / total, 0.0), 1.0), 4) if total else None
