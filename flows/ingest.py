@@ -4,8 +4,9 @@ import json
 import os
 import time
 import uuid
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -20,8 +21,10 @@ from flows import progress
 from flows.summary import RunSummary, RunTally, render_markdown
 from schemas.arrow import arrow_schema
 from tasks.clean.engine import KNOWN_DETECTORS
+from tasks.clean.learned import LineCounts, source_key
 from tasks.clean.rules import load_rules
 from tasks.documents import SourceFile
+from tasks.keysets import KeySet
 from tasks.land import landed_keys_task, learned_counts_task, refresh_search_task
 from tasks.process import (
     RUNNERS,
@@ -66,10 +69,33 @@ def _worker_count(settings: Settings, runner: str, files: int, batches: int) -> 
     return max(1, min(cores, batches))
 
 
+def _counts_by_source(counts: LineCounts) -> dict[str, dict[tuple[str, str], int]]:
+    by_source: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    for (source, key), count in counts.items():
+        by_source[source][(source, key)] = count
+    return by_source
+
+
+def _batch_contexts(
+    context: RunContext, prior_counts: LineCounts
+) -> Callable[[Sequence[SourceFile]], RunContext]:
+    """The context of each batch: the run's, with the learned-line counts of its sources only
+    (all of them, sent with every batch, would grow with every site the warehouse has seen)."""
+    by_source = _counts_by_source(prior_counts)
+
+    def context_for(batch: Sequence[SourceFile]) -> RunContext:
+        sources = {source_key(source.source_uri) for source in batch}
+        counts = {key: count for source in sources for key, count in by_source[source].items()}
+        return replace(context, prior_line_counts=counts)
+
+    return context_for
+
+
 def _processed_batches(
     task_runner: TaskRunner,
     batches: Sequence[Sequence[SourceFile]],
     parameters: dict[str, object],
+    context_for: Callable[[Sequence[SourceFile]], RunContext],
     in_flight: int,
 ) -> Iterator[TimedBatch]:
     """Run every batch on `task_runner`, at most `in_flight` at once; yield them in order.
@@ -80,7 +106,9 @@ def _processed_batches(
     queued = iter(batches)
 
     def submit(batch: Sequence[SourceFile]):
-        return task_runner.submit(process_batch_task, {"sources": batch, **parameters})
+        return task_runner.submit(
+            process_batch_task, {"sources": batch, "context": context_for(batch), **parameters}
+        )
 
     pending = deque(submit(batch) for batch in islice(queued, in_flight))
     while pending:
@@ -130,14 +158,14 @@ def ingest(
         with write_lock(settings.warehouse):
             landed_hashes, quarantined_keys = landed_keys_task(settings.warehouse)
             context = RunContext(
-                prior_line_counts=learned_counts_task(settings.warehouse),
                 run_id=run_id,
                 ingested_at=started_at,
                 cleaner_version=cleaner_version,
-                landed_hashes=landed_hashes,
-                landed_sources=landed_sources_task(settings.warehouse),
-                quarantined_keys=frozenset() if retry_quarantined else quarantined_keys,
+                landed_hashes=KeySet(landed_hashes),
+                landed_sources=KeySet(landed_sources_task(settings.warehouse)),
+                quarantined_keys=KeySet() if retry_quarantined else KeySet(quarantined_keys),
             )
+            context_for = _batch_contexts(context, learned_counts_task(settings.warehouse))
             batches = [
                 files[start : start + settings.batch_size]
                 for start in range(0, len(files), settings.batch_size)
@@ -153,9 +181,12 @@ def ingest(
                 api_shared_with_workers(),
                 batch_task_runner(runner, workers, dask_address) as task_runner,
             ):
-                parameters = {"rules": rules, "settings": settings, "context": context}
+                parameters = {"rules": rules, "settings": settings}
                 in_flight = workers * BATCHES_IN_FLIGHT_PER_WORKER
-                for batch in _processed_batches(task_runner, batches, parameters, in_flight):
+                processed = _processed_batches(
+                    task_runner, batches, parameters, context_for, in_flight
+                )
+                for batch in processed:
                     tables = tally.add(batch.result, batch.seconds)
                     stories_started = time.perf_counter()
                     assignment = assign_stories_task(

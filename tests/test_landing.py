@@ -184,13 +184,18 @@ class _CountingRunner:
     def submit(self, task, parameters):
         self.outstanding += 1
         self.most_outstanding = max(self.most_outstanding, self.outstanding)
-        return _FakeFuture(self, (parameters["sources"], parameters["rules"]))
+        return _FakeFuture(
+            self, (parameters["sources"], parameters["rules"], parameters["context"])
+        )
 
 
 def test_batches_run_with_a_bounded_number_in_flight_and_come_back_in_order():
     runner = _CountingRunner()
     batches = [[f"file{number}"] for number in range(25)]
-    results = list(_processed_batches(runner, batches, {"rules": "r"}, in_flight=4))
-    assert [sources for sources, _ in results] == batches
-    assert {rules for _, rules in results} == {"r"}
+    results = list(
+        _processed_batches(runner, batches, {"rules": "r"}, lambda batch: batch[0], in_flight=4)
+    )
+    assert [sources for sources, _, _ in results] == batches
+    assert {rules for _, rules, _ in results} == {"r"}
+    assert [context for _, _, context in results] == [batch[0] for batch in batches]
     assert runner.most_outstanding == 4

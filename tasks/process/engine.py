@@ -1,7 +1,7 @@
 """Turn a batch of source files into table rows: read, clean, extract. Pure, no Prefect."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,12 +35,14 @@ class RunContext:
     run_id: str
     ingested_at: datetime
     cleaner_version: str
-    landed_hashes: frozenset[str] = frozenset()
+    # Sets of keys: a frozenset, or a tasks.keysets.KeySet (compact to send to every batch).
+    landed_hashes: Container[str] = frozenset()
     # (article_id, source_uri) pairs already in article_sources or articles. None when not
     # loaded: then a path of content landed by an earlier run is not recorded (it could be a
     # repeat of one recorded before).
-    landed_sources: frozenset[tuple[str, str]] | None = None
-    quarantined_keys: frozenset[tuple[str, str]] = frozenset()
+    landed_sources: Container[tuple[str, str]] | None = None
+    quarantined_keys: Container[tuple[str, str]] = frozenset()
+    # Only the sources of the batch at hand need to be here (see prior_counts_for).
     prior_line_counts: LineCounts = field(default_factory=dict)
 
 
