@@ -47,7 +47,9 @@ class Articles(ArticleKey):
         str_length={"min_value": 32, "max_value": 32},
         description="Stable article id: the first 32 hex digits of content_sha256.",
     )
-    source_uri: Series[str] = pa.Field(description="Where the file was read from (file:// URI).")
+    source_uri: Series[str] = pa.Field(
+        description="Where the file was read from (file:// or s3:// URI)."
+    )
     content_sha256: Series[str] = pa.Field(
         unique=True, str_matches=SHA256_HEX, description="SHA-256 of the raw file bytes."
     )

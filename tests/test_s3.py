@@ -16,6 +16,7 @@ from tasks.documents import SourceFile
 from tasks.read.engine import SourceNotFoundError, discover_files, read_document
 from tasks.settings import Settings
 from warehouse.lake import WarehouseError, connect
+from warehouse.maintenance import compact
 from warehouse.object_store import (
     DATA_PATH_FILE,
     DATA_PATH_VARIABLE,
@@ -272,6 +273,11 @@ def test_warehouse_data_on_s3_is_written_there_and_read_back(
         )
         == 0
     )
+
+    report = compact(warehouse, retain_days=0)
+    assert report.files_before == len(parquet), "compact counts the files on S3"
+    remaining = [key for key in keys_under(s3, "lake", "news/") if key.endswith(".parquet")]
+    assert report.files_after == len(remaining)
 
     monkeypatch.setenv(DATA_PATH_VARIABLE, "s3://lake/elsewhere/")
     with pytest.raises(WarehouseError, match="keeps its data in s3://lake/news/"):

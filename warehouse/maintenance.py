@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse import object_store
 from warehouse.lake import CATALOG_NAME, DATA_DIR, connect, write_lock
 
 LOGGER = logging.getLogger(__name__)
@@ -22,6 +23,12 @@ class CompactionReport:
 
 
 def _data_files(root: Path) -> int:
+    """Parquet files under the warehouse's data path, local or on object storage."""
+    marker = root / object_store.DATA_PATH_FILE
+    if marker.exists():
+        fs, path = object_store.filesystem(marker.read_text(encoding="utf-8").strip())
+        fs.invalidate_cache()
+        return len(fs.glob(f"{path.rstrip('/')}/**/*.parquet"))
     return sum(1 for _ in (root / DATA_DIR).rglob("*.parquet"))
 
 
