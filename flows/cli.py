@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the warehouse as it was after this run (run_id) or at this snapshot id",
     )
 
+    search_index = commands.add_parser(
+        "search-index", help="build the full-text index now (search builds it when stale)"
+    )
+    search_index.add_argument("--warehouse", default=_default_warehouse(), metavar="DIR")
     search = commands.add_parser("search", help="full-text search over articles (BM25)")
     search.add_argument("words")
     search.add_argument("--limit", type=int, default=10)
@@ -359,6 +363,21 @@ def command_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_search_index(args: argparse.Namespace) -> int:
+    from warehouse.lake import WarehouseError, existing_catalog
+    from warehouse.search import build_search_index, search_path
+
+    root = Path(args.warehouse)
+    if existing_catalog(root) is None:
+        return _fail(f"no warehouse at {root}: run `news-etl run` first")
+    try:
+        count = build_search_index(root)
+    except WarehouseError as error:
+        return _fail(str(error))
+    print(f"search index built: {count} articles in {search_path(root)}")
+    return EXIT_OK
+
+
 def command_changes(args: argparse.Namespace) -> int:
     from warehouse.changes import export_changes
     from warehouse.lake import WarehouseError
@@ -458,6 +477,7 @@ COMMANDS = {
     "serve": command_serve,
     "query": command_query,
     "search": command_search,
+    "search-index": command_search_index,
     "changes": command_changes,
     "compact": command_compact,
     "quarantine": command_quarantine,

@@ -25,7 +25,7 @@ from tasks.clean.learned import LineCounts, source_key
 from tasks.clean.rules import load_rules
 from tasks.documents import SourceFile
 from tasks.keysets import KeySet
-from tasks.land import landed_keys_task, learned_counts_task, refresh_search_task
+from tasks.land import landed_keys_task, learned_counts_task
 from tasks.process import (
     RUNNERS,
     TimedBatch,
@@ -230,9 +230,6 @@ def ingest(
                 }
                 snapshot_id = landing.commit(_runs_row(runs_fields))
                 stage_seconds["land"] += time.perf_counter() - mark
-            mark = time.perf_counter()
-            refresh_search_task(settings.warehouse, tally.articles_landed)
-            stage_seconds["search_index"] = time.perf_counter() - mark
     finally:
         progress.finish()
 

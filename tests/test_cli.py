@@ -87,6 +87,7 @@ def test_table_format_truncates_long_cells():
         ["retry-quarantine"],
         ["compact"],
         ["search", "words"],
+        ["search-index"],
         ["changes", "--since", "0", "--out", "unused.parquet"],
         ["query", "select 1", "--as-of", "1"],
     ],

@@ -250,7 +250,7 @@ def test_worker_processes_land_what_one_thread_lands_and_report_progress(
         ("finish",),
     ]
     stages = summary.stage_seconds
-    assert {"discover", "read_clean_extract", "validate", "land", "search_index"} <= set(stages)
+    assert {"discover", "read_clean_extract", "validate", "stories", "land"} <= set(stages)
     assert all(seconds >= 0 for seconds in stages.values())
     recorded = json.loads(_query(warehouse, "select stage_seconds from runs")[0][0])
     assert recorded["read_clean_extract"] == stages["read_clean_extract"]

@@ -29,7 +29,7 @@ from warehouse.lake import (
     land_tables,
     resolve_snapshot,
 )
-from warehouse.search import search_path
+from warehouse.search import search_index_is_current, search_path
 
 TABLES = ("articles", "paragraphs", "removed_lines", "captions", "quarantine", "runs")
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
@@ -336,9 +336,36 @@ def test_search_ranks_articles_by_bm25_and_the_index_follows_each_run(two_runs, 
     assert len(results) == 5, "all five articles mention military or ties"
     assert main(["search", "zebra quasar", *args]) == 0
     assert json.loads(capsys.readouterr().out) == []
-    # The index was rebuilt after the second run: it holds every article landed.
+    # The search rebuilt the index from every article landed, and it stays until they change.
     index = duckdb.connect(str(search_path(warehouse)), read_only=True)
     try:
         assert index.execute("select count(*) from articles").fetchone()[0] == 5
     finally:
         index.close()
+    assert search_index_is_current(warehouse)
+    built = search_path(warehouse).stat().st_mtime_ns
+    assert main(["search", "space", *args]) == 0
+    assert search_path(warehouse).stat().st_mtime_ns == built, "a current index is reused"
+    assert main(["search-index", "--warehouse", str(warehouse)]) == 0
+    assert "search index built: 5 articles" in capsys.readouterr().out
+
+
+def test_the_search_index_goes_stale_when_articles_land_and_search_rebuilds_it(
+    tmp_path, prefect_harness, capsys
+):
+    from flows.ingest import ingest
+
+    warehouse = tmp_path / "wh"
+    args = ["--warehouse", str(warehouse), "--format", "json"]
+    ingest(sources=[_inbox(tmp_path / "a", SEED_FILES[:1])], warehouse=str(warehouse))
+    assert not search_path(warehouse).exists(), "a run does not build the index"
+    assert main(["search", "space military", *args]) == 0
+    capsys.readouterr()
+    assert search_index_is_current(warehouse)
+
+    ingest(sources=[_inbox(tmp_path / "b", SEED_FILES[3:4])], warehouse=str(warehouse))
+    assert not search_index_is_current(warehouse)
+    assert main(["search", "space military ties", *args]) == 0
+    titles = [row["title"] for row in json.loads(capsys.readouterr().out)]
+    assert any(title.startswith("U.S.-Japan Deepen Space") for title in titles)
+    assert search_index_is_current(warehouse)

@@ -394,11 +394,28 @@ def _next_index(lines: list[_Line], index: int, skip: frozenset[str]) -> int | N
     return None
 
 
+def _mark_learned(
+    lines: list[_Line], text: str, learned: frozenset[str], settings: Settings
+) -> None:
+    """Flag the learnable lines whose key is in `learned`.
+
+    `learned_keys` of this very text's `page_lines` carries the learned lines' texts, and a
+    line is then looked up by its text; other key sets mean hashing each learnable line.
+    """
+    texts = learned.texts if getattr(learned, "source", None) is text else None
+    if texts is not None:
+        for line in lines:
+            line.learned = line.text in texts
+        return
+    for line in lines:
+        line.learned = is_learnable(line.text, settings) and line_key(line.text) in learned
+
+
 def _learned_boilerplate(lines: list[_Line], rule: Rule, settings: Settings) -> None:
     if not any(map(_LEARNED, lines)):
         return
     for line in lines:
-        if line.learned and line.role == "paragraph" and is_learnable(line.text, settings):
+        if line.learned and line.role == "paragraph":  # learned lines are learnable
             _claim(line, rule)
 
 
@@ -848,8 +865,7 @@ def clean_text(
     """
     lines = _read_lines(_collapsed_text(text), rules, settings)
     if learned:
-        for line in lines:
-            line.learned = is_learnable(line.text, settings) and line_key(line.text) in learned
+        _mark_learned(lines, text, learned, settings)
     _apply_outside_body_rules(lines, rules)
     for rule in rules.structural_rules:
         STRUCTURAL_DETECTORS[rule.pattern](lines, rule, settings)

@@ -4,10 +4,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from urllib.parse import urlparse
 
-from tasks.clean.engine import CleanedDocument, LineDecision
+from tasks.clean.engine import KEPT_ROLES, CleanedDocument, LineDecision
+from tasks.clean.words import count_word_runs, more_word_runs_than
 from tasks.extract.bylines import author_names, split_dated_byline
 from tasks.extract.dates import ParsedTimestamp, parse_timestamp_line
 from tasks.extract.quotes import Quote, find_quotes
@@ -105,7 +105,7 @@ class ExtractedArticle:
 
     @property
     def word_count(self) -> int:
-        return len(_WORD.findall(self.body_text))
+        return count_word_runs(self.body_text)
 
 
 def _first_value(lines: list[LineDecision], role: str) -> str | None:
@@ -114,6 +114,9 @@ def _first_value(lines: list[LineDecision], role: str) -> str | None:
 
 def _distance(line: LineDecision, anchor: int | None) -> int:
     return abs(line.line_number - anchor) if anchor is not None else line.line_number
+
+
+_STAMP_ROLES = frozenset({"timestamp", "byline"})
 
 
 def _stamp(line: LineDecision) -> ParsedTimestamp | None:
@@ -125,14 +128,22 @@ def _stamp(line: LineDecision) -> ParsedTimestamp | None:
     return None
 
 
+def _stamps(lines: list[LineDecision]) -> list[tuple[LineDecision, ParsedTimestamp]]:
+    """Timestamp lines and dated bylines with their stamps, in line order."""
+    return [
+        (line, stamp)
+        for line in lines
+        if line.role in _STAMP_ROLES and (stamp := _stamp(line)) is not None
+    ]
+
+
 def _published_at(
-    lines: list[LineDecision], title_line: int | None
+    stamps: list[tuple[LineDecision, ParsedTimestamp]], title_line: int | None
 ) -> tuple[ParsedTimestamp, LineDecision] | None:
     """The publication stamp nearest the headline; an update stamp only when there is no other.
 
     Stamps come from timestamp lines and dated bylines only, never from captions or body text.
     """
-    stamps = [(line, stamp) for line in lines if (stamp := _stamp(line)) is not None]
     if not stamps:
         return None
     published = [pair for pair in stamps if "updated" not in (pair[1].label or "")] or stamps
@@ -141,19 +152,19 @@ def _published_at(
 
 
 def _updated_at(
-    lines: list[LineDecision], title_line: int | None, published: LineDecision | None
+    stamps: list[tuple[LineDecision, ParsedTimestamp]],
+    title_line: int | None,
+    published: LineDecision | None,
 ) -> ParsedTimestamp | None:
     """The update stamp nearest the headline, when the page prints one beside its date."""
-    stamps = [
+    updates = [
         (line, stamp)
-        for line in lines
-        if line is not published
-        and (stamp := _stamp(line)) is not None
-        and "updated" in (stamp.label or "")
+        for line, stamp in stamps
+        if line is not published and "updated" in (stamp.label or "")
     ]
-    if not stamps:
+    if not updates:
         return None
-    return min(stamps, key=lambda pair: _distance(pair[0], title_line))[1]
+    return min(updates, key=lambda pair: _distance(pair[0], title_line))[1]
 
 
 def date_confidence(stamp: ParsedTimestamp | None) -> str | None:
@@ -328,20 +339,14 @@ def _title(lines: list[LineDecision], source_uri: str) -> LineDecision | None:
     return best if best_score >= _SLUG_MIN_MATCH and best_score > current + 0.2 else title
 
 
-@lru_cache(maxsize=1)
-def _language_identifier():
-    import py3langid  # loads its model on first use
-
-    return py3langid
-
-
 def identify_language(text: str, settings: Settings) -> str | None:
     """ISO 639-1 code of `text`, or None when it is too short to tell."""
-    if len(_WORD.findall(text)) < settings.language_min_words:
+    if not more_word_runs_than(text, settings.language_min_words - 1):
         return None
     # A few hundred words identify the language as well as the whole text does, far faster.
-    language, _score = _language_identifier().classify(text[: settings.language_sample_chars])
-    return language
+    from tasks.extract.language import classify_language  # loads numpy and the model
+
+    return classify_language(text[: settings.language_sample_chars])
 
 
 def split_dateline(text: str) -> tuple[str | None, str]:
@@ -354,6 +359,34 @@ def split_dateline(text: str) -> tuple[str | None, str]:
     return (f"{place} ({agency})" if agency else place), text[match.end() :]
 
 
+class _MutableRemoval:
+    """Removal's slots without its frozen __setattr__ (see _removals)."""
+
+    __slots__ = Removal.__slots__
+
+
+def _removals(lines: list[LineDecision]) -> tuple[Removal, ...]:
+    """A Removal for each removed line, built without the frozen dataclass's __init__.
+
+    As for the cleaner's LineDecisions (`tasks.clean.engine._decisions`): each is filled as a
+    _MutableRemoval (same slots) and then given the Removal class, the same object the
+    constructor makes, at a fraction of the cost (pages remove a hundred lines and more).
+    """
+    new = object.__new__
+    removals = []
+    for line in lines:
+        if line.role in KEPT_ROLES:
+            continue
+        removal = new(_MutableRemoval)
+        removal.line_number = line.line_number
+        removal.text = line.text
+        removal.rule_id = line.rule_id or "structural.unknown"
+        removal.reason = line.reason or ""
+        removal.__class__ = Removal
+        removals.append(removal)
+    return tuple(removals)
+
+
 def extract_article(
     cleaned: CleanedDocument, source_uri: str, settings: Settings
 ) -> ExtractedArticle:
@@ -361,7 +394,9 @@ def extract_article(
     lines = list(cleaned.lines)
     paragraphs: list[Paragraph] = []
     dateline = None
-    for line in cleaned.body:
+    for line in lines:
+        if line.role not in KEPT_ROLES:
+            continue
         text = line.content
         if not paragraphs and line.role == "paragraph":
             dateline, text = split_dateline(text)
@@ -371,18 +406,14 @@ def extract_article(
         for line in lines
         if line.role == "caption" or (line.role == "credit" and not line.attached)
     )
-    removals = tuple(
-        Removal(
-            line.line_number, line.text, line.rule_id or "structural.unknown", line.reason or ""
-        )
-        for line in cleaned.removed
-    )
+    removals = _removals(lines)
     notes = [line.marker for line in lines if line.marker]
     notes += [line.value for line in lines if line.role == "update_note" and line.value]
     title = _title(lines, source_uri)
     title_line = title.line_number if title else None
-    stamp = _published_at(lines, title_line)
-    updated = _updated_at(lines, title_line, stamp[1] if stamp else None)
+    stamps = _stamps(lines)
+    stamp = _published_at(stamps, title_line)
+    updated = _updated_at(stamps, title_line, stamp[1] if stamp else None)
     publisher, publisher_source = _publisher(lines, source_uri)
     author, byline_lines = _authors(lines, title_line, publisher)
     sources = [FieldSource("title", title.line_number, title.text)] if title else []

@@ -1,4 +1,4 @@
-"""Prefect tasks: read what the warehouse holds, and refresh its search index.
+"""Prefect tasks: read what the warehouse holds.
 
 Landing itself is `warehouse.lake.open_landing`, used by the flow: a transaction that stays
 open while batches finish, which no task boundary should cut.
@@ -10,7 +10,6 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from warehouse.lake import landed_keys, learned_line_counts
-from warehouse.search import build_search_index, search_path
 
 
 @task(name="landed-keys", cache_policy=NONE, retries=2, retry_delay_seconds=1)
@@ -21,11 +20,3 @@ def landed_keys_task(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, s
 @task(name="learned-line-counts", cache_policy=NONE, retries=2, retry_delay_seconds=1)
 def learned_counts_task(root: Path) -> dict[tuple[str, str], int]:
     return learned_line_counts(root)
-
-
-@task(name="refresh-search-index", cache_policy=NONE, retries=1, retry_delay_seconds=1)
-def refresh_search_task(root: Path, articles_landed: int) -> int | None:
-    """Rebuild the full-text index when the run landed articles (or there is none yet)."""
-    if articles_landed == 0 and search_path(root).exists():
-        return None
-    return build_search_index(root)

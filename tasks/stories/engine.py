@@ -1,11 +1,16 @@
 """Stories and syndication: near duplicates, stories across outlets, shared passages. Pure.
 
-A `StoryIndex` holds what assignment needs of every article already assigned: its story, its
-date, and its signatures (paragraph anchors, MinHash LSH bands, names, title words) in sorted
-posting arrays. `assign` signs a batch, adds it to the index, finds for each new article the
-earlier articles it shares text, names or headline words with, and decides in publication
-order: near duplicate of which article, which story (an existing one, else a new one named by
-its first article), which paragraphs it shares, and how much of it is its own.
+Two steps. `sign_batch` reads a batch's bodies and headlines and needs nothing else: it runs
+where the batch is processed, in parallel with other batches. `assign` runs where the
+`StoryIndex` lives, one batch after another: it adds the signed batch to the index, finds for
+each new article the earlier articles it shares text, names or headline words with, and decides
+in publication order: near duplicate of which article, which story (an existing one, else a new
+one named by its first article), which paragraphs it shares, and how much of it is its own.
+
+The index holds each article's story, date and signatures (paragraph anchors, MinHash LSH
+bands, names, headline words). Items with identical key sets (a paragraph printed verbatim by
+many outlets, the same headline) share one entry, so a lookup reads each distinct text once,
+however many outlets carry it.
 
 Story ids never change once landed: an article joins the story with the strongest evidence;
 stories are not merged afterwards (the warehouse is insert-only). See docs/stories.md.
@@ -14,7 +19,7 @@ stories are not merged afterwards (the warehouse is insert-only). See docs/stori
 import logging
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -28,8 +33,9 @@ from tasks.stories import signatures as sig
 LOGGER = logging.getLogger(__name__)
 
 SIGNATURE_KINDS = ("passage", "band", "name", "title")
-# A key matches at most its most recent carriers: bounded work for very common shingles or
-# names, and wire copy carried by hundreds of outlets still links to the latest of them.
+# A key matches at most the last sets of keys that carry it, and a set at most its last
+# carriers before the article looking: bounded work for very common shingles or names, and wire
+# copy carried by hundreds of outlets still links to the latest of them.
 POSTINGS_PER_KEY = 32
 # Two paragraphs share a passage when they share this many anchors and the shared anchors are
 # at least passage_similarity_threshold of the shorter paragraph's.
@@ -48,57 +54,334 @@ PASSAGES_ALONE = 2
 # When no date can check a link (the article or the story undated), one shared passage joins
 # only if it is at least this share of the article's words.
 UNDATED_MIN_SHARE = 0.25
+# Sorted runs are merged when the older is at most this many times the newer: each value is
+# copied about log(n) / log(MERGE_RATIO) times in all, and a lookup reads few runs.
+MERGE_RATIO = 4
 _SECONDS_PER_DAY = 86_400.0
 _EPOCH = datetime(1970, 1, 1)
+# Items (paragraphs or articles) and key sets are numbered below 2**ITEM_BITS; a (later,
+# earlier) pair of them packs into one integer.
+ITEM_BITS = 24
+_ITEM_MASK = (1 << ITEM_BITS) - 1
+_SET_SALT = np.uint64(0x7365747300000000)
+
+
+class _Growing:
+    """A numpy array with room to grow: appending n values costs O(n), amortized."""
+
+    def __init__(self, dtype: type = np.int64) -> None:
+        self._data = np.empty(0, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        needed = self.size + len(values)
+        if needed > len(self._data):
+            grown = np.empty(max(needed, 2 * len(self._data), 1024), dtype=self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : needed] = values
+        self.size = needed
+
+    @property
+    def array(self) -> np.ndarray:
+        """The values (a view: writes go through; stale once the array grows)."""
+        return self._data[: self.size]
+
+    def nbytes(self) -> int:
+        return self._data.nbytes
+
+
+class _Run:
+    """Sorted uint64 values (with an optional payload), and a directory of buckets on their top
+    bits: a search bisects one small bucket, not the whole run (hashes spread evenly)."""
+
+    __slots__ = ("directory", "payload", "shift", "values")
+
+    def __init__(self, values: np.ndarray, payload: np.ndarray | None = None) -> None:
+        self.values, self.payload = values, payload
+        top = max(int(values[-1]).bit_length() if len(values) else 1, 1)
+        bits = max(1, min(top, len(values).bit_length() - 3))  # about 8 values a bucket
+        self.shift = np.uint64(top - bits)
+        counts = np.bincount((values >> self.shift).astype(np.int64), minlength=1 << bits)
+        self.directory = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.directory[1:])
+
+    def search(self, targets: np.ndarray, right: bool = False) -> np.ndarray:
+        """np.searchsorted(values, targets, side='right' if right else 'left')."""
+        size = len(self.values)
+        bucket = targets >> self.shift
+        beyond = bucket >= np.uint64(len(self.directory) - 1)
+        bucket = np.where(beyond, 0, bucket).astype(np.int64)
+        low = np.where(beyond, size, self.directory[bucket])
+        high = np.where(beyond, size, self.directory[bucket + 1])
+        active = np.flatnonzero(low < high)
+        while len(active):  # bisect the buckets still open
+            start, end = low[active], high[active]
+            middle = (start + end) >> 1
+            value, target = self.values[middle], targets[active]
+            above = (value <= target) if right else (value < target)
+            start = np.where(above, middle + 1, start)
+            end = np.where(above, end, middle)
+            low[active], high[active] = start, end
+            active = active[start < end]
+        return low
+
+    def nbytes(self) -> int:
+        payload = 0 if self.payload is None else self.payload.nbytes
+        return self.values.nbytes + self.directory.nbytes + payload
+
+
+def _merged(older: _Run, newer: _Run, prefix_shift: int | None, keep: int | None) -> _Run:
+    """One run of both; with `keep`, only the last `keep` values of each prefix."""
+    values = np.concatenate([older.values, newer.values])
+    if older.payload is None:
+        order = None
+        values = np.sort(values, kind="stable")  # two sorted runs: a linear merge
+    else:
+        order = np.argsort(values, kind="stable")
+        values = values[order]
+    payload = None if order is None else np.concatenate([older.payload, newer.payload])[order]
+    if keep is not None and prefix_shift is not None and len(values):
+        prefix = values >> np.uint64(prefix_shift)
+        ends = np.r_[np.flatnonzero(prefix[1:] != prefix[:-1]) + 1, len(values)]
+        end_of = np.repeat(ends, np.diff(np.r_[0, ends]))
+        recent = end_of - np.arange(len(values)) <= keep
+        values = values[recent]
+        payload = None if payload is None else payload[recent]
+    return _Run(values, payload)
+
+
+class _Runs:
+    """Sorted runs of uint64 values, newest last. Within a prefix, a newer run's values are
+    larger than an older run's (values grow as items are added), so the last values of a range
+    are found from the newest run back. Adding compacts the older runs log-structured."""
+
+    def __init__(self, prefix_shift: int | None = None, keep: int | None = None) -> None:
+        self.runs: list[_Run] = []
+        self.prefix_shift, self.keep = prefix_shift, keep
+
+    def __len__(self) -> int:
+        return sum(len(run.values) for run in self.runs)
+
+    def add(self, values: np.ndarray, payload: np.ndarray | None = None) -> None:
+        """Add a run (values sorted). The newest run is left whole until the next add: a
+        lookup of its own batch may still need values `keep` would drop."""
+        if len(values) == 0:
+            return
+        while len(self.runs) >= 2 and len(self.runs[-2].values) <= MERGE_RATIO * len(
+            self.runs[-1].values
+        ):
+            newer = self.runs.pop()
+            self.runs[-1] = _merged(self.runs[-1], newer, self.prefix_shift, self.keep)
+        self.runs.append(_Run(values, payload))
+
+    def trim(self) -> None:
+        """Merge all runs into one, keeping the last `keep` values of each prefix: for runs that
+        no lookup of the batch being assigned still reads (such as a reloaded index)."""
+        if self.runs:
+            self.runs = [_Run(self.merged())]
+
+    def last(
+        self, low: np.ndarray, high: np.ndarray, limit: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(query number, value) for the largest `limit` values v with low <= v <= high, by
+        query, values increasing."""
+        remaining = np.full(len(low), np.iinfo(np.int64).max if limit is None else limit)
+        queries = np.arange(len(low))
+        taken: list[tuple[_Run, np.ndarray, np.ndarray, np.ndarray]] = []
+        for run in reversed(self.runs):  # newest first: the largest values of a range
+            if len(queries) == 0:
+                break
+            ends = run.search(high[queries], right=True)
+            count = np.minimum(np.maximum(ends - run.search(low[queries]), 0), remaining[queries])
+            remaining[queries] -= count
+            taken.append((run, queries, ends - count, count))
+            queries = queries[remaining[queries] > 0]
+        totals = np.zeros(len(low), dtype=np.int64)
+        for _run, query, _start, count in taken:
+            totals[query] += count
+        offsets = np.cumsum(totals) - totals  # where each query's values go
+        values = np.empty(int(totals.sum()), dtype=np.uint64)
+        for run, query, start, count in reversed(taken):  # oldest first: increasing values
+            destination = offsets[query]
+            offsets[query] += count
+            values[_ranges(destination, count)] = run.values[_ranges(start, count)]
+        return np.repeat(np.arange(len(low)), totals), values
+
+    def find(self, targets: np.ndarray) -> np.ndarray:
+        """The payload of each target value, -1 where absent."""
+        found = np.full(len(targets), -1, dtype=np.int64)
+        for run in self.runs:
+            at = np.minimum(run.search(targets), len(run.values) - 1)
+            hit = run.values[at] == targets
+            found[hit] = run.payload[at[hit]]
+        return found
+
+    def merged(self) -> np.ndarray:
+        """All values in one sorted array, trimmed as compaction trims them."""
+        if not self.runs:
+            return np.empty(0, dtype=np.uint64)
+        total = self.runs[0]
+        for run in self.runs[1:]:
+            total = _merged(total, run, self.prefix_shift, self.keep)
+        if len(self.runs) == 1:
+            total = _merged(total, _Run(np.empty(0, np.uint64)), self.prefix_shift, self.keep)
+        return total.values
+
+    def nbytes(self) -> int:
+        return sum(run.nbytes() for run in self.runs)
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated aranges: start[i], ..., start[i] + count[i] - 1 for each i."""
+    total = int(counts.sum())
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + offsets
 
 
 class Postings:
-    """(key, value) postings packed in one sorted uint64 array: the key's top 40 bits, then
-    the value (an article or paragraph number, below 2**24). Values grow as articles are
-    added, so a key's postings stay in insertion order: its last ones are the most recent."""
+    """Which items (paragraphs or articles, numbered as added) carry which keys.
 
-    VALUE_BITS = 24
-    _VALUES = np.uint64((1 << VALUE_BITS) - 1)
+    Items whose key sets are identical share one set (numbered by first appearance, with a
+    64-bit fingerprint of its keys). The index holds, in sorted runs, (key, set) postings for
+    each set's keys and (set, item) carriers. A lookup gives per key its last `keep` sets, and
+    per set its last `keep` carriers before a given item; compaction drops what no lookup can
+    return, which bounds memory for common keys and much-copied text.
+    """
 
-    def __init__(self) -> None:
-        self.packed = np.empty(0, dtype=np.uint64)
+    def __init__(self, keep: int | None = POSTINGS_PER_KEY) -> None:
+        self.keep = keep
+        self._fingerprints = _Runs()  # fingerprint -> set
+        self._postings = _Runs(ITEM_BITS, keep)  # key's top 40 bits, then the set
+        self._carriers = _Runs(32, keep)  # set, then the item (32 bits)
+        self._set_size = _Growing()
+        self._first_carrier = _Growing()  # per set: its first item
+        self._carrier_count = _Growing()  # per set: items that carry it
+        self.items = 0
 
     def __len__(self) -> int:
-        return len(self.packed)
+        return len(self._postings)
 
-    def _prefix(self, keys: np.ndarray) -> np.ndarray:
-        return (keys >> np.uint64(self.VALUE_BITS)) << np.uint64(self.VALUE_BITS)
+    @property
+    def sets(self) -> int:
+        return self._set_size.size
 
-    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
-        if len(values) and int(values.max()) > int(self._VALUES):
-            raise ValueError(
-                f"the story index holds at most {1 << self.VALUE_BITS} articles or paragraphs; "
-                "lower story_index_days"
-            )
-        packed = np.sort(self._prefix(keys) | values.astype(np.uint64))
-        if len(self.packed) == 0:
-            self.packed = packed
-        else:
-            self.packed = np.insert(self.packed, np.searchsorted(self.packed, packed), packed)
+    @property
+    def set_size(self) -> np.ndarray:
+        """Keys in each set."""
+        return self._set_size.array
 
-    def lookup(self, keys: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
-        """(index into `keys`, value) for the last `limit` postings of each key."""
-        prefix = self._prefix(keys)
-        high = np.searchsorted(self.packed, prefix | self._VALUES, side="right")
-        low = np.maximum(np.searchsorted(self.packed, prefix, side="left"), high - limit)
-        counts = high - low
-        query = np.repeat(np.arange(len(keys)), counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        found = self.packed[np.repeat(low, counts) + offsets] & self._VALUES
-        return query, found.astype(np.int64)
+    @property
+    def packed(self) -> np.ndarray:
+        """The (key, set) postings in one sorted array, as compaction keeps them."""
+        return self._postings.merged()
+
+    def trim(self) -> None:
+        """Compact everything into one run per structure (see _Runs.trim)."""
+        self._postings.trim()
+        self._carriers.trim()
+
+    def add(self, keys: np.ndarray, owners: np.ndarray, items: int) -> np.ndarray:
+        """Add `items` items numbered from self.items on, item i carrying keys[owners == i];
+        return the set of each (-1 for an item without keys)."""
+        first_item = self.items
+        if first_item + items > 1 << 32:
+            raise ValueError("too many items for the story index")
+        sets = np.full(items, -1, dtype=np.int64)
+        self.items += items
+        if len(keys) == 0:
+            return sets
+        if np.any(owners[1:] < owners[:-1]):
+            order = np.argsort(owners, kind="stable")
+            keys, owners = keys[order], owners[order]
+        starts = _group_starts(owners)
+        carriers = owners[starts]
+        sizes = np.diff(np.r_[starts, len(keys)])
+        spread = sig.mix64(keys ^ _SET_SALT)
+        fingerprints = sig.mix64(np.add.reduceat(spread, starts) ^ sizes.astype(np.uint64))
+        found = self._fingerprints.find(fingerprints)
+        new = np.flatnonzero(found < 0)
+        if len(new):
+            # New sets, numbered in order of first appearance.
+            order = np.argsort(fingerprints[new], kind="stable")
+            ordered = fingerprints[new][order]
+            group = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+            first = order[_group_starts(ordered)]  # in `new`: each new set's first carrier
+            numbers = np.empty(len(first), dtype=np.int64)
+            numbers[np.argsort(first)] = np.arange(len(first)) + self.sets
+            if self.sets + len(first) > 1 << ITEM_BITS:
+                raise ValueError(
+                    f"the story index holds at most {1 << ITEM_BITS} distinct paragraphs or "
+                    "articles; lower story_index_days"
+                )
+            found[new[order]] = numbers[group]
+            self._fingerprints.add(ordered[_group_starts(ordered)], numbers)
+            introducing = np.sort(new[first])
+            self._set_size.extend(sizes[introducing])
+            self._first_carrier.extend(carriers[introducing] + first_item)
+            self._carrier_count.extend(np.zeros(len(first), dtype=np.int64))
+            key_owner = np.repeat(np.arange(len(starts)), sizes)
+            keep = np.zeros(len(starts), dtype=bool)
+            keep[introducing] = True
+            keep = keep[key_owner]
+            prefix = (keys[keep] >> np.uint64(ITEM_BITS)) << np.uint64(ITEM_BITS)
+            self._postings.add(np.sort(prefix | found[key_owner[keep]].astype(np.uint64)))
+        sets[carriers] = found
+        ordered = np.sort(found)
+        distinct = _group_starts(ordered)
+        self._carrier_count.array[ordered[distinct]] += np.diff(np.r_[distinct, len(ordered)])
+        items_of = (carriers + first_item).astype(np.uint64)
+        self._carriers.add(np.sort((found.astype(np.uint64) << np.uint64(32)) | items_of))
+        return sets
+
+    def sets_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index into `keys`, set) for the last `keep` sets holding each key."""
+        low = (keys >> np.uint64(ITEM_BITS)) << np.uint64(ITEM_BITS)
+        query, values = self._postings.last(low, low | np.uint64(_ITEM_MASK), self.keep)
+        return query, (values & np.uint64(_ITEM_MASK)).astype(np.int64)
+
+    def carriers_before(self, sets: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index into `sets`, item) for the last `keep` items before items[i] carrying
+        sets[i], by index, items increasing."""
+        alone = self._carrier_count.array[sets] == 1  # most sets: no search needed
+        first = self._first_carrier.array[sets]
+        shared = np.flatnonzero(~alone)
+        low = sets[shared].astype(np.uint64) << np.uint64(32)
+        high = low | np.maximum(items[shared] - 1, 0).astype(np.uint64)
+        query, values = self._carriers.last(low, high, self.keep)
+        carrier = (values & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        query = shared[query]
+        keep = carrier < items[query]  # item 0 has nothing before it
+        query, carrier = query[keep], carrier[keep]
+        single = np.flatnonzero(alone & (first < items))
+        counts = np.zeros(len(sets), dtype=np.int64)
+        counts[single] = 1
+        counts += np.bincount(query, minlength=len(sets))
+        offsets = np.cumsum(counts) - counts
+        result = np.empty(int(counts.sum()), dtype=np.int64)
+        result[offsets[single]] = first[single]
+        starts = _group_starts(query)
+        rank = np.arange(len(query)) - np.repeat(starts, np.diff(np.r_[starts, len(query)]))
+        result[offsets[query] + rank] = carrier
+        return np.repeat(np.arange(len(sets)), counts), result
 
     def nbytes(self) -> int:
-        return self.packed.nbytes
+        return (
+            self._fingerprints.nbytes()
+            + self._postings.nbytes()
+            + self._carriers.nbytes()
+            + self._set_size.nbytes()
+            + self._first_carrier.nbytes()
+            + self._carrier_count.nbytes()
+        )
 
 
 @dataclass(slots=True)
 class Signatures:
-    """Signatures of some articles, numbered 0..n-1 locally (the rows of story_signatures)."""
+    """Signatures of some articles, numbered 0..n-1 locally (the rows of story_signatures).
+
+    Signed from bodies (not read back from rows), it also counts words: each signed paragraph's
+    and each article's body."""
 
     articles: int
     paragraph_article: np.ndarray  # per paragraph with anchors: its article
@@ -112,30 +395,93 @@ class Signatures:
     name_key: np.ndarray  # uint64
     title_article: np.ndarray
     title_key: np.ndarray  # uint64
+    paragraph_words: np.ndarray | None = None  # per paragraph with anchors
+    article_words: np.ndarray | None = None  # per article: words of all body paragraphs
 
     def rows(self, article_ids: list[str]) -> pa.Table:
         """The story_signatures rows: (article_id, kind, position, key)."""
-        ids = np.array(article_ids, dtype=object)
         anchor_article = self.paragraph_article[self.anchor_paragraph]
         parts = [
-            ("passage", anchor_article, self.paragraph_position[self.anchor_paragraph],
-             self.anchor_key),
-            ("band", self.band_article, self.band_number, self.band_key),
-            ("name", self.name_article, np.zeros(len(self.name_key), np.int64), self.name_key),
-            ("title", self.title_article, np.zeros(len(self.title_key), np.int64),
-             self.title_key),
-        ]  # fmt: skip
-        columns = {
-            "article_id": np.concatenate([ids[article] for _kind, article, _p, _k in parts]),
-            "kind": np.concatenate([np.full(len(key), kind) for kind, _a, _p, key in parts]),
-            "position": np.concatenate([position for _kind, _a, position, _k in parts]),
-            "key": np.concatenate([sig.as_signed(key) for _kind, _a, _p, key in parts]),
-        }
-        return pa.Table.from_pydict(
-            {name: pa.array(values.tolist() if values.dtype == object else values)
-             for name, values in columns.items()},
-            schema=arrow_schema("story_signatures"),
-        )  # fmt: skip
+            (anchor_article, self.paragraph_position[self.anchor_paragraph], self.anchor_key),
+            (self.band_article, self.band_number, self.band_key),
+            (self.name_article, np.zeros(len(self.name_key), np.int64), self.name_key),
+            (self.title_article, np.zeros(len(self.title_key), np.int64), self.title_key),
+        ]
+        article = np.concatenate([part[0] for part in parts]).astype(np.int64)
+        kind = np.repeat(np.arange(len(parts), dtype=np.int8), [len(part[2]) for part in parts])
+        schema = arrow_schema("story_signatures")
+        ids = pa.array(article_ids, type=schema.field("article_id").type)
+        kinds = pa.array(SIGNATURE_KINDS, type=schema.field("kind").type)
+        return pa.Table.from_arrays(
+            [
+                ids.take(pa.array(article)),
+                kinds.take(pa.array(kind)),
+                pa.array(np.concatenate([part[1] for part in parts]).astype(np.int64)),
+                pa.array(sig.as_signed(np.concatenate([part[2] for part in parts]))),
+            ],
+            schema=schema,
+        )
+
+    def subset(self, keep: np.ndarray) -> "Signatures":
+        """The signatures of the articles `keep` (sorted local numbers), renumbered 0..k-1."""
+        number = np.full(self.articles, -1, dtype=np.int64)
+        number[keep] = np.arange(len(keep))
+        paragraph_number = np.cumsum(number[self.paragraph_article] >= 0) - 1
+        kept_paragraph = number[self.paragraph_article] >= 0
+        kept_anchor = kept_paragraph[self.anchor_paragraph]
+
+        def articles(owner: np.ndarray, *values: np.ndarray) -> list[np.ndarray]:
+            kept = number[owner] >= 0
+            return [number[owner[kept]], *(value[kept] for value in values)]
+
+        band_article, band_number, band_key = articles(
+            self.band_article, self.band_number, self.band_key
+        )
+        name_article, name_key = articles(self.name_article, self.name_key)
+        title_article, title_key = articles(self.title_article, self.title_key)
+        return Signatures(
+            articles=len(keep),
+            paragraph_article=number[self.paragraph_article[kept_paragraph]],
+            paragraph_position=self.paragraph_position[kept_paragraph],
+            anchor_paragraph=paragraph_number[self.anchor_paragraph[kept_anchor]],
+            anchor_key=self.anchor_key[kept_anchor],
+            band_article=band_article,
+            band_number=band_number,
+            band_key=band_key,
+            name_article=name_article,
+            name_key=name_key,
+            title_article=title_article,
+            title_key=title_key,
+            paragraph_words=None
+            if self.paragraph_words is None
+            else self.paragraph_words[kept_paragraph],
+            article_words=None if self.article_words is None else self.article_words[keep],
+        )
+
+
+@dataclass(slots=True)
+class SignedBatch:
+    """A batch's articles signed for story assignment, in assignment order: what `assign`
+    needs of their bodies. Picklable: sign in the batch's worker, assign where the index is."""
+
+    article_ids: list[str]
+    days: list[tuple[float, ...]]  # publication day, and the other reading of an ambiguous one
+    signatures: Signatures
+
+    def __len__(self) -> int:
+        return len(self.article_ids)
+
+    def subset(self, keep: list[int]) -> "SignedBatch":
+        """The articles at positions `keep` (increasing)."""
+        return SignedBatch(
+            [self.article_ids[at] for at in keep],
+            [self.days[at] for at in keep],
+            self.signatures.subset(np.asarray(keep, dtype=np.int64)),
+        )
+
+    def rows(self) -> pa.Table:
+        """Their story_signatures rows."""
+        return self.signatures.rows(self.article_ids)
 
 
 def sign_articles(titles: list[str | None], bodies: list[list[tuple[int, str]]]) -> Signatures:
@@ -148,6 +494,7 @@ def sign_articles(titles: list[str | None], bodies: list[list[tuple[int, str]]])
         [position for paragraphs in bodies for position, _text in paragraphs], dtype=np.int64
     )
     shingles = sig.shingle_paragraphs(texts)
+    words = sig.paragraph_word_counts(texts)
     text_of_anchor, anchor_key = sig.paragraph_anchors(shingles)
     with_anchors, anchor_paragraph = np.unique(text_of_anchor, return_inverse=True)
     # MinHash of the anchors: the mod-m sample keeps the Jaccard similarity of the bodies.
@@ -158,9 +505,7 @@ def sign_articles(titles: list[str | None], bodies: list[list[tuple[int, str]]])
     has_anchors[anchor_article] = True
     bands = sig.band_keys(signatures[has_anchors])
     band_article = np.repeat(np.flatnonzero(has_anchors), sig.BANDS)
-    name_article, name_key = sig.name_keys(
-        [sig.article_names([text for _p, text in body]) for body in bodies]
-    )
+    name_article, name_key = sig.name_keys(sig.batch_names(bodies))
     title_article, title_key = sig.title_keys(titles)
     return Signatures(
         articles=len(bodies),
@@ -175,6 +520,28 @@ def sign_articles(titles: list[str | None], bodies: list[list[tuple[int, str]]])
         name_key=name_key,
         title_article=title_article,
         title_key=title_key,
+        paragraph_words=words[with_anchors],
+        article_words=np.bincount(article_of_text, weights=words, minlength=len(bodies)).astype(
+            np.int64
+        ),
+    )
+
+
+def sign_batch(articles: pa.Table, paragraphs: pa.Table) -> SignedBatch:
+    """Sign a batch's articles (articles: article_id, title, published_at, date_confidence;
+    paragraphs: article_id, position, kind, text). Pure and independent of the index."""
+    order = _assignment_order(articles)
+    ids = articles.column("article_id").to_pylist()
+    titles = articles.column("title").to_pylist()
+    published = articles.column("published_at").to_pylist()
+    confidence = articles.column("date_confidence").to_pylist()
+    bodies = _bodies(paragraphs, set(ids))
+    return SignedBatch(
+        article_ids=[ids[row] for row in order],
+        days=[_candidate_days(published[row], confidence[row]) for row in order],
+        signatures=sign_articles(
+            [titles[row] for row in order], [bodies.get(ids[row], []) for row in order]
+        ),
     )
 
 
@@ -238,23 +605,48 @@ class StoryIndex:
     def __init__(self) -> None:
         self.article_ids: list[str] = []
         self.article_index: dict[str, int] = {}
-        self.story_of: list[int] = []
-        self.root_of: list[int] = []  # the original a near duplicate copies (itself if none)
+        self._story_of = _Growing()
+        self._root_of = _Growing()  # the original a near duplicate copies (itself if none)
         self.days_of: list[tuple[float, ...]] = []
-        self.anchor_count: list[int] = []
-        self.name_count: list[int] = []
-        self.title_count: list[int] = []
+        self._anchors = _Growing()
+        self._names = _Growing()
+        self._titles = _Growing()
         self.story_ids: list[str] = []
         self.story_first: list[float] = []
         self.story_last: list[float] = []
         self.story_number: dict[str, int] = {}
-        self.paragraph_article = np.empty(0, dtype=np.int64)
-        self.paragraph_position = np.empty(0, dtype=np.int64)
-        self.paragraph_anchors = np.empty(0, dtype=np.int64)
+        self._paragraph_article = _Growing()
+        self._paragraph_position = _Growing()
+        self._paragraph_anchors = _Growing()
         self.postings = {kind: Postings() for kind in SIGNATURE_KINDS}
 
     def __len__(self) -> int:
         return len(self.article_ids)
+
+    @property
+    def story_of(self) -> np.ndarray:
+        return self._story_of.array
+
+    @property
+    def root_of(self) -> np.ndarray:
+        return self._root_of.array
+
+    @property
+    def anchor_count(self) -> list[int]:
+        """Anchors per article, summed over its paragraphs."""
+        return self._anchors.array.tolist()
+
+    @property
+    def paragraph_article(self) -> np.ndarray:
+        return self._paragraph_article.array
+
+    @property
+    def paragraph_position(self) -> np.ndarray:
+        return self._paragraph_position.array
+
+    @property
+    def paragraph_anchors(self) -> np.ndarray:
+        return self._paragraph_anchors.array
 
     @classmethod
     def empty(cls) -> "StoryIndex":
@@ -281,7 +673,10 @@ class StoryIndex:
             _candidate_days(value, sure) for value, sure in zip(published, confidence, strict=True)
         ]
         index._append(ids, days, signatures_from_rows(len(ids), rows))
+        for postings in index.postings.values():
+            postings.trim()
         positions = index.article_index
+        root_of = index.root_of
         for local, (story_id, copied) in enumerate(
             zip(
                 articles.column("story_id").to_pylist(),
@@ -291,7 +686,7 @@ class StoryIndex:
         ):
             story = index._story_named(story_id)
             index._join(local, story)
-            index.root_of[local] = positions.get(copied, local) if copied else local
+            root_of[local] = positions.get(copied, local) if copied else local
         return index
 
     def _story_named(self, story_id: str) -> int:
@@ -306,7 +701,7 @@ class StoryIndex:
     def _join(self, article: int, story: int) -> None:
         """Put an article in a story; its date (the reading nearest the story's) widens the
         story's dates."""
-        self.story_of[article] = story
+        self._story_of.array[article] = story
         days = self.days_of[article]
         if not days:
             return
@@ -323,214 +718,255 @@ class StoryIndex:
         for offset, article_id in enumerate(ids):
             self.article_index[article_id] = base + offset
         self.article_ids.extend(ids)
-        self.story_of.extend([-1] * len(ids))
-        self.root_of.extend(range(base, base + len(ids)))
+        self._story_of.extend(np.full(len(ids), -1, dtype=np.int64))
+        self._root_of.extend(np.arange(base, base + len(ids), dtype=np.int64))
         self.days_of.extend(days)
         paragraph_anchors = np.bincount(
             signatures.anchor_paragraph, minlength=len(signatures.paragraph_article)
         )
         # Anchors per article, summed over its paragraphs (a key repeated in two paragraphs
         # counts twice, as it does when shared anchors are summed over paragraph pairs).
-        self.anchor_count.extend(
+        self._anchors.extend(
             np.bincount(signatures.paragraph_article, weights=paragraph_anchors, minlength=len(ids))
-            .astype(np.int64)
-            .tolist()
         )
-        self.name_count.extend(np.bincount(signatures.name_article, minlength=len(ids)).tolist())
-        self.title_count.extend(np.bincount(signatures.title_article, minlength=len(ids)).tolist())
-        paragraph_base = len(self.paragraph_article)
-        self.paragraph_article = np.concatenate(
-            [self.paragraph_article, signatures.paragraph_article + base]
-        )
-        self.paragraph_position = np.concatenate(
-            [self.paragraph_position, signatures.paragraph_position]
-        )
-        self.paragraph_anchors = np.concatenate([self.paragraph_anchors, paragraph_anchors])
-        self.postings["passage"].add(
-            signatures.anchor_key, signatures.anchor_paragraph + paragraph_base
-        )
-        self.postings["band"].add(signatures.band_key, signatures.band_article + base)
-        self.postings["name"].add(signatures.name_key, signatures.name_article + base)
-        self.postings["title"].add(signatures.title_key, signatures.title_article + base)
+        self._names.extend(np.bincount(signatures.name_article, minlength=len(ids)))
+        self._titles.extend(np.bincount(signatures.title_article, minlength=len(ids)))
+        paragraphs = len(signatures.paragraph_article)
+        self._paragraph_article.extend(signatures.paragraph_article + base)
+        self._paragraph_position.extend(signatures.paragraph_position)
+        self._paragraph_anchors.extend(paragraph_anchors)
+        postings = self.postings
+        postings["passage"].add(signatures.anchor_key, signatures.anchor_paragraph, paragraphs)
+        postings["band"].add(signatures.band_key, signatures.band_article, len(ids))
+        postings["name"].add(signatures.name_key, signatures.name_article, len(ids))
+        postings["title"].add(signatures.title_key, signatures.title_article, len(ids))
         return base
 
     def nbytes(self) -> int:
         """Bytes held in numpy arrays (the bulk of the index)."""
-        arrays = (self.paragraph_article, self.paragraph_position, self.paragraph_anchors)
-        return sum(array.nbytes for array in arrays) + sum(
+        arrays = (
+            self._story_of, self._root_of, self._anchors, self._names, self._titles,
+            self._paragraph_article, self._paragraph_position, self._paragraph_anchors,
+        )  # fmt: skip
+        return sum(array.nbytes() for array in arrays) + sum(
             postings.nbytes() for postings in self.postings.values()
         )
 
 
 def _pair_codes(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
-    return (later.astype(np.int64) << 32) | earlier.astype(np.int64)
+    return (later.astype(np.int64) << ITEM_BITS) | earlier.astype(np.int64)
 
 
-def _pair_counts(later: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (later, earlier) pair codes and how often each occurs."""
-    return np.unique(_pair_codes(later, earlier), return_counts=True)
+def _sorted_with(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (below 2**48) sorted, the non-negative int values carried along."""
+    if len(values) == 0 or int(values.max()) < 1 << 16:
+        packed = np.sort((codes.astype(np.uint64) << np.uint64(16)) | values.astype(np.uint64))
+        return (packed >> np.uint64(16)).astype(np.int64), (packed & np.uint64(0xFFFF)).astype(
+            np.int64
+        )
+    order = np.argsort(codes, kind="stable")
+    return codes[order], values[order]
 
 
-def _split(codes: np.ndarray) -> tuple[list[int], list[int]]:
-    return (codes >> 32).tolist(), (codes & 0xFFFFFFFF).tolist()
+def _group_starts(sorted_values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts."""
+    if len(sorted_values) == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique, by sorting: faster on large integer arrays)."""
+    ordered = np.sort(values)
+    return ordered[_group_starts(ordered)]
+
+
+def _isin(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Whether each value is in `sorted_unique`."""
+    if len(sorted_unique) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return sorted_unique[at] == values
+
+
+def _shared_keys(
+    postings: Postings, keys: np.ndarray, owners: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(owner, set, keys in common) for each set sharing keys with an owner's keys."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    starts = _group_starts(ordered)  # each distinct key is looked up once
+    query, found = postings.sets_of(ordered[starts])
+    occurrences = np.diff(np.r_[starts, len(keys)])
+    per_key = np.bincount(query, minlength=len(starts))
+    first_found = np.cumsum(per_key) - per_key
+    # Each occurrence of a key gets that key's sets.
+    repeats = np.repeat(per_key, occurrences)
+    found = found[_ranges(np.repeat(first_found, occurrences), repeats)]
+    codes = np.sort(_pair_codes(np.repeat(owners[order], repeats), found))
+    starts = _group_starts(codes)
+    codes, shared = codes[starts], np.diff(np.r_[starts, len(codes)])
+    return codes >> ITEM_BITS, codes & _ITEM_MASK, shared
+
+
+def _earlier_pairs(
+    postings: Postings, keys: np.ndarray, owners: np.ndarray, min_shared: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (later, earlier) article pair codes sharing keys, and how many keys each."""
+    owner, found, shared = _shared_keys(postings, keys, owners)
+    strong = shared >= min_shared
+    query, earlier = postings.carriers_before(found[strong], owner[strong])
+    # An earlier article carries one set of a kind: each pair comes from one set.
+    return _sorted_with(_pair_codes(owner[strong][query], earlier), shared[strong][query])
 
 
 @dataclass(slots=True)
 class _Evidence:
-    """What links a new article to one earlier article."""
+    """What links the batch's new articles to earlier ones, as arrays. Pairs (later, earlier)
+    are sorted by code; passages (paragraph pairs that pass) by the later paragraph."""
 
-    shared_anchors: int = 0
-    bands: int = 0
-    names: int = 0
-    titles: int = 0
-    # (position, other position, similarity, share of this paragraph's sample in the other)
-    passages: list[tuple[int, int, float, float]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _StoryEvidence:
-    """What links a new article to one story, over the story's candidate articles."""
-
-    covered: dict[int, float] = field(default_factory=dict)  # position -> share found
-    title: float = 0.0
-    names: float = 0.0
-    copies: bool = False
-
-
-@dataclass(slots=True)
-class StoryAssignment:
-    """The batch's articles with story_id, duplicate_of and originality filled, new rows for
-    shared_passages and story_signatures, and the index updated with the batch."""
-
-    articles: pa.Table
-    shared_passages: pa.Table
-    story_signatures: pa.Table
-    index: StoryIndex
-    stories_created: int = 0
-    near_duplicates: int = 0
-
-    def tables(self) -> dict[str, pa.Table]:
-        """The rows to land: articles (replacing the batch's), shared_passages, story_signatures."""
-        return {
-            "articles": self.articles,
-            "shared_passages": self.shared_passages,
-            "story_signatures": self.story_signatures,
-        }
-
-
-def _earlier_pairs(
-    postings: Postings, keys: np.ndarray, owners: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (later, earlier) article pair codes sharing keys, and how many keys each."""
-    query, matched = postings.lookup(keys, POSTINGS_PER_KEY)
-    later = owners[query]
-    keep = matched < later
-    return _pair_counts(later[keep], matched[keep])
+    pair_later: np.ndarray
+    pair_earlier: np.ndarray
+    pair_start: np.ndarray  # per new article (local): where its pairs start (and end)
+    copy_score: np.ndarray
+    title: np.ndarray  # Dice overlap of headline words
+    names: np.ndarray  # overlap of names
+    pair_passages: np.ndarray  # whether the pair shares a passage
+    passage_later: np.ndarray  # the later article
+    passage_earlier: np.ndarray
+    passage_paragraph: np.ndarray  # the later paragraph (index number)
+    passage_other: np.ndarray  # the earlier paragraph
+    passage_similarity: np.ndarray
+    passage_cover: np.ndarray  # share of the later paragraph's anchors found in the other
+    passage_start: np.ndarray  # per new article (local): where its passages start (and end)
 
 
 def _gather_evidence(
     index: StoryIndex, signatures: Signatures, base: int, settings: Settings
-) -> dict[int, dict[int, _Evidence]]:
+) -> _Evidence:
     """For each new article (index number), the earlier articles it shares something with."""
-    evidence: dict[int, dict[int, _Evidence]] = defaultdict(lambda: defaultdict(_Evidence))
+    articles = signatures.articles
     paragraph_base = len(index.paragraph_article) - len(signatures.paragraph_article)
-    anchors = np.asarray(index.anchor_count, dtype=np.int64)
+    anchors = index._anchors.array
+    paragraph_anchors = index.paragraph_anchors
+    paragraph_article = index.paragraph_article
+    passage_postings = index.postings["passage"]
 
-    # Paragraph pairs sharing anchors, and how many.
-    paragraph = signatures.anchor_paragraph + paragraph_base
-    codes, shared = _earlier_pairs(index.postings["passage"], signatures.anchor_key, paragraph)
-    # (_earlier_pairs compares paragraph numbers: earlier paragraphs belong to earlier articles.)
-    left, right = codes >> 32, codes & 0xFFFFFFFF
-    own_anchors = index.paragraph_anchors[left]
-    similarity = shared / np.maximum(np.minimum(own_anchors, index.paragraph_anchors[right]), 1)
-    covered = np.minimum(shared / np.maximum(own_anchors, 1), 1.0)
-    passing = (shared >= PASSAGE_MIN_SHARED_ANCHORS) & (
-        similarity >= settings.passage_similarity_threshold
+    # Paragraph pairs sharing anchors, and how many: per paragraph set, then per carrier.
+    paragraph, found, shared = _shared_keys(
+        passage_postings, signatures.anchor_key, signatures.anchor_paragraph + paragraph_base
     )
-    later, earlier = index.paragraph_article[left], index.paragraph_article[right]
+    own_anchors = paragraph_anchors[paragraph]
+    similarity = shared / np.maximum(np.minimum(own_anchors, passage_postings.set_size[found]), 1)
+    covered = np.minimum(shared / np.maximum(own_anchors, 1), 1.0)
+    query, right = passage_postings.carriers_before(found, paragraph)
+    left, shared, similarity, covered = (
+        paragraph[query], shared[query], similarity[query], covered[query]
+    )  # fmt: skip
+    later, earlier = paragraph_article[left], paragraph_article[right]
     other = earlier != later
-    passing &= other
+    passing = (
+        other
+        & (shared >= PASSAGE_MIN_SHARED_ANCHORS)
+        & (similarity >= settings.passage_similarity_threshold)
+    )
 
     # Shared anchors per article pair (summed over paragraph pairs), where a copy is possible.
-    article_codes, inverse = np.unique(
-        _pair_codes(later[other], earlier[other]), return_inverse=True
+    article_codes, article_shared = _sorted_with(
+        _pair_codes(later[other], earlier[other]), shared[other]
     )
-    article_shared = np.bincount(inverse, weights=shared[other]).astype(np.int64)
-    smaller = np.minimum(anchors[article_codes >> 32], anchors[article_codes & 0xFFFFFFFF])
+    starts = _group_starts(article_codes)
+    article_codes = article_codes[starts]
+    article_shared = np.add.reduceat(article_shared, starts) if len(starts) else article_shared
+    smaller = np.minimum(anchors[article_codes >> ITEM_BITS], anchors[article_codes & _ITEM_MASK])
     article_shared = np.minimum(article_shared, smaller)
+    postings = index.postings
     band_codes, band_counts = _earlier_pairs(
-        index.postings["band"], signatures.band_key, signatures.band_article + base
+        postings["band"], signatures.band_key, signatures.band_article + base
     )
     possible = (article_shared >= settings.near_duplicate_threshold * np.maximum(smaller, 1)) | (
-        np.isin(article_codes, band_codes)
+        _isin(article_codes, band_codes)
     )
     name_codes, name_counts = _earlier_pairs(
-        index.postings["name"], signatures.name_key, signatures.name_article + base
+        postings["name"], signatures.name_key, signatures.name_article + base, NAME_MIN_SHARED
     )
-    strong = name_counts >= NAME_MIN_SHARED
-    name_codes, name_counts = name_codes[strong], name_counts[strong]
     title_codes, title_counts = _earlier_pairs(
-        index.postings["title"], signatures.title_key, signatures.title_article + base
+        postings["title"], signatures.title_key, signatures.title_article + base
     )
-    candidates = np.concatenate(
-        [_pair_codes(later[passing], earlier[passing]), article_codes[possible], band_codes,
-         name_codes]
-    )  # fmt: skip
-    relevant = np.isin(title_codes, candidates)
+    passage_codes = _pair_codes(later[passing], earlier[passing])
+    passage_codes_unique = _unique(passage_codes)
+    candidates = _unique(
+        np.concatenate([passage_codes_unique, article_codes[possible], band_codes, name_codes])
+    )
+    relevant = _isin(title_codes, candidates)
+    codes = _unique(np.concatenate([candidates, title_codes[relevant]]))
 
-    for own, other_paragraph, value, cover in zip(
-        left[passing].tolist(),
-        right[passing].tolist(),
-        similarity[passing].tolist(),
-        covered[passing].tolist(),
-        strict=True,
-    ):
-        x, y = int(index.paragraph_article[own]), int(index.paragraph_article[other_paragraph])
-        position = int(index.paragraph_position[own])
-        evidence[x][y].passages.append(
-            (position, int(index.paragraph_position[other_paragraph]), value, cover)
+    def at_pairs(found_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        column = np.zeros(len(codes), dtype=values.dtype)
+        column[np.searchsorted(codes, found_codes)] = values
+        return column
+
+    pair_later, pair_earlier = codes >> ITEM_BITS, codes & _ITEM_MASK
+    shared_anchors = at_pairs(article_codes[possible], article_shared[possible])
+    bands = at_pairs(band_codes, band_counts)
+    names = at_pairs(name_codes, name_counts)
+    titles = at_pairs(title_codes[relevant], title_counts[relevant])
+
+    # How near a duplicate: Jaccard of the anchor samples, or containment of the shorter body
+    # when it is at least TRUNCATION_MIN_LENGTH_RATIO of the longer; MinHash bands otherwise.
+    own, others = anchors[pair_later], anchors[pair_earlier]
+    shorter, longer = np.minimum(own, others), np.maximum(own, others)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jaccard = shared_anchors / (own + others - shared_anchors)
+        contained = np.where(
+            shorter >= TRUNCATION_MIN_LENGTH_RATIO * longer, shared_anchors / shorter, 0.0
         )
-    for x, y, count in zip(
-        *_split(article_codes[possible]), article_shared[possible].tolist(), strict=True
-    ):
-        evidence[x][y].shared_anchors = count
-    for x, y, count in zip(*_split(band_codes), band_counts.tolist(), strict=True):
-        evidence[x][y].bands = count
-    for x, y, count in zip(*_split(name_codes), name_counts.tolist(), strict=True):
-        evidence[x][y].names = count
-    for x, y, count in zip(
-        *_split(title_codes[relevant]), title_counts[relevant].tolist(), strict=True
-    ):
-        evidence[x][y].titles = count
-    return evidence
+    by_anchors = (shared_anchors > 0) & (own > 0) & (others > 0)
+    by_bands = (bands / sig.BANDS) ** (1 / sig.BAND_ROWS)
+    copy_score = np.where(
+        by_anchors, np.maximum(jaccard, contained), np.where(bands > 0, by_bands, 0.0)
+    )
+    title_count, name_count = index._titles.array, index._names.array
+    title_sum = title_count[pair_later] + title_count[pair_earlier]
+    smaller_names = np.minimum(name_count[pair_later], name_count[pair_earlier])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        title = np.where(title_sum > 0, 2 * titles / title_sum, 0.0)
+        overlap = np.where(
+            (names >= NAME_MIN_SHARED) & (smaller_names > 0), names / smaller_names, 0.0
+        )
+    local = np.arange(articles + 1) + base
+    return _Evidence(
+        pair_later=pair_later,
+        pair_earlier=pair_earlier,
+        pair_start=np.searchsorted(pair_later, local),
+        copy_score=copy_score,
+        title=title,
+        names=overlap,
+        pair_passages=_isin(codes, passage_codes_unique),
+        passage_later=later[passing],
+        passage_earlier=earlier[passing],
+        passage_paragraph=left[passing],
+        passage_other=right[passing],
+        passage_similarity=similarity[passing],
+        passage_cover=covered[passing],
+        passage_start=np.searchsorted(later[passing], local),
+    )
 
 
-def _copy_score(own_anchors: int, other_anchors: int, evidence: _Evidence) -> float:
-    """How near a duplicate: Jaccard of the anchor samples, or containment of the shorter body
-    when it is at least TRUNCATION_MIN_LENGTH_RATIO of the longer; MinHash bands otherwise."""
-    shared = evidence.shared_anchors
-    if shared and own_anchors and other_anchors:
-        jaccard = shared / (own_anchors + other_anchors - shared)
-        shorter, longer = sorted((own_anchors, other_anchors))
-        contained = shared / shorter if shorter >= TRUNCATION_MIN_LENGTH_RATIO * longer else 0.0
-        return max(jaccard, contained)
-    if evidence.bands:
-        return (evidence.bands / sig.BANDS) ** (1 / sig.BAND_ROWS)
-    return 0.0
-
-
-def _covered_words(covered: dict[int, float], words: dict[int, int]) -> float:
-    """Words of an article found elsewhere: each paragraph's words times the share found."""
-    return sum(words.get(position, 0) * cover for position, cover in covered.items())
-
-
-def _dice(shared: int, left: int, right: int) -> float:
-    return 2 * shared / (left + right) if left + right else 0.0
-
-
-def _overlap(shared: int, left: int, right: int) -> float:
-    smaller = min(left, right)
-    return shared / smaller if shared >= NAME_MIN_SHARED and smaller else 0.0
+def _best_copies(evidence: _Evidence, articles: int, base: int, threshold: float) -> np.ndarray:
+    """Per new article (local), the earlier article it is the nearest duplicate of (the
+    earliest on a tie), or -1."""
+    best = np.full(articles, -1, dtype=np.int64)
+    eligible = np.flatnonzero((evidence.copy_score >= threshold) & (evidence.copy_score > 0))
+    if len(eligible) == 0:
+        return best
+    later, score = evidence.pair_later[eligible], evidence.copy_score[eligible]
+    starts = _group_starts(later)
+    top = np.repeat(np.maximum.reduceat(score, starts), np.diff(np.r_[starts, len(later)]))
+    at_top = eligible[score == top]
+    first = _group_starts(evidence.pair_later[at_top])
+    best[evidence.pair_later[at_top[first]] - base] = evidence.pair_earlier[at_top[first]]
+    return best
 
 
 def _dates_agree(days: tuple[float, ...], first: float, last: float, window: float) -> bool:
@@ -541,51 +977,197 @@ def _dates_agree(days: tuple[float, ...], first: float, last: float, window: flo
     return any(first - window <= day <= last + window for day in days)
 
 
+def _story_joins(
+    days: tuple[float, ...],
+    first: float,
+    matched: int,
+    matched_words: float,
+    title: float,
+    names: float,
+    total_words: int,
+) -> bool:
+    """Whether the evidence for one story (dates already agreeing) is enough to join it."""
+    if bool(days) and not math.isnan(first):  # both dated, and the dates agree
+        supported = title >= TITLE_SUPPORT or names >= NAME_SUPPORT
+        alone = title >= TITLE_ALONE and names >= NAME_SUPPORT
+        joins = matched >= PASSAGES_ALONE or (matched and supported) or alone
+    else:  # only shared text decides
+        joins = matched >= PASSAGES_ALONE or matched_words >= UNDATED_MIN_SHARE * total_words
+    return bool(joins) and matched_words + matched + title > 0
+
+
+@dataclass(slots=True)
+class _Coverage:
+    """Per new article (local): what its passages cover over all candidates; per later
+    paragraph with a passage: its best cover and its closest match."""
+
+    matched: list[int]  # paragraphs covered at least passage_similarity_threshold
+    matched_words: list[float]  # words covered (each paragraph's words times its best cover)
+    best: np.ndarray  # per paragraph: its closest match (an index into the passages)
+
+
+def _coverage(
+    evidence: _Evidence, words: np.ndarray, paragraph_base: int, base: int, articles: int,
+    threshold: float,
+) -> _Coverage:  # fmt: skip
+    """Coverage over all candidates; a paragraph's closest match has the highest similarity,
+    then the earliest article, then that article's earliest paragraph."""
+    paragraph = evidence.passage_paragraph
+    if len(paragraph) == 0:
+        return _Coverage([0] * articles, [0.0] * articles, np.empty(0, dtype=np.int64))
+    starts = _group_starts(paragraph)
+    counts = np.diff(np.r_[starts, len(paragraph)])
+    cover = np.maximum.reduceat(evidence.passage_cover, starts)
+    similarity = np.maximum.reduceat(evidence.passage_similarity, starts)
+    rank = np.where(
+        evidence.passage_similarity == np.repeat(similarity, counts),
+        _pair_codes(evidence.passage_earlier, evidence.passage_other),
+        np.iinfo(np.int64).max,
+    )
+    at_best = np.flatnonzero(rank == np.repeat(np.minimum.reduceat(rank, starts), counts))
+    best = at_best[_group_starts(paragraph[at_best])]
+    owner = evidence.passage_later[starts] - base
+    words_covered = words[paragraph[starts] - paragraph_base] * cover
+    return _Coverage(
+        matched=np.bincount(owner, weights=cover >= threshold, minlength=articles)
+        .astype(np.int64)
+        .tolist(),
+        matched_words=np.bincount(owner, weights=words_covered, minlength=articles).tolist(),
+        best=best,
+    )
+
+
+@dataclass(slots=True)
+class _Decisions:
+    """Per new article (local): its story, and the words its story already printed."""
+
+    created: int
+    copies: int
+    found_words: list[float]
+
+
+def _decisive(
+    evidence: _Evidence, best_copy: np.ndarray, total_words: np.ndarray, base: int
+) -> np.ndarray:
+    """Per pair: whether its earlier article can make its story one to join. A story with
+    none of these (no shared passage, not the copy, no headline close enough to join alone)
+    never joins, whatever else links it."""
+    later = evidence.pair_later - base
+    return (
+        evidence.pair_passages
+        | (evidence.pair_earlier == best_copy[later])
+        | (evidence.title >= TITLE_ALONE)
+        | ((evidence.title > 0) & (total_words[later] == 0))
+    )
+
+
 def _decide(
     index: StoryIndex,
-    article: int,
-    candidates: dict[int, _Evidence],
-    words: dict[int, int],
+    evidence: _Evidence,
+    coverage: _Coverage,
+    best_copy: np.ndarray,
+    signed: SignedBatch,
+    base: int,
     settings: Settings,
-) -> tuple[int | None, int | None]:
-    """(story number or None for a new story, the original it copies or None)."""
-    best_copy, best_score = None, 0.0
-    for other, evidence in candidates.items():
-        score = _copy_score(index.anchor_count[article], index.anchor_count[other], evidence)
-        if score >= settings.near_duplicate_threshold and score > best_score:
-            best_copy, best_score = other, score
-    stories: dict[int, _StoryEvidence] = defaultdict(_StoryEvidence)
-    for other, evidence in candidates.items():
-        story = stories[index.story_of[other]]
-        for position, _other, _similarity, cover in evidence.passages:
-            story.covered[position] = max(story.covered.get(position, 0.0), cover)
-        title = _dice(evidence.titles, index.title_count[article], index.title_count[other])
-        names = _overlap(evidence.names, index.name_count[article], index.name_count[other])
-        story.title, story.names = max(story.title, title), max(story.names, names)
-        story.copies |= other == best_copy
-    days = index.days_of[article]
-    total_words = sum(words.values())
-    ranked = []
-    for number, story in stories.items():
-        first, last = index.story_first[number], index.story_last[number]
+) -> _Decisions:
+    """Decide each new article in order: its story (an existing one with enough evidence,
+    the strongest first, else a new one) and the original it copies."""
+    articles = len(signed)
+    story_of, root_of = index.story_of, index.root_of
+    words = signed.signatures.article_words
+    decisive = _decisive(evidence, best_copy, words, base)
+    pair_start = evidence.pair_start.tolist()
+    best_list = best_copy.tolist()
+    total_words = words.tolist()
+    window = settings.story_window_days
+    created = copies = 0
+    found_words = [0.0] * articles
+    for local in range(articles):
+        article = base + local
+        first_pair, end_pair = pair_start[local], pair_start[local + 1]
+        best = best_list[local]
+        chosen = None
+        if first_pair < end_pair:
+            stories = story_of[evidence.pair_earlier[first_pair:end_pair]]
+            candidates = stories[decisive[first_pair:end_pair]]
+            if len(candidates) and (candidates == candidates[0]).all():
+                # One story to consider: its passages are all the passages found.
+                story = int(candidates[0])
+                days = index.days_of[article]
+                first, last = index.story_first[story], index.story_last[story]
+                if _dates_agree(days, first, last, window):
+                    in_story = stories == story
+                    if best >= 0 or _story_joins(
+                        days,
+                        first,
+                        coverage.matched[local],
+                        coverage.matched_words[local],
+                        float(evidence.title[first_pair:end_pair][in_story].max()),
+                        float(evidence.names[first_pair:end_pair][in_story].max()),
+                        total_words[local],
+                    ):
+                        chosen = story
+                        found_words[local] = coverage.matched_words[local]
+            elif len(candidates):
+                chosen, found_words[local] = _strongest_story(
+                    index, evidence, local, stories, best, total_words[local], signed, settings
+                )
+        if chosen is None:
+            chosen = index._story_named(signed.article_ids[local])
+            created += 1
+        index._join(article, chosen)
+        if best >= 0:
+            root_of[article] = root_of[best]
+            copies += 1
+    return _Decisions(created, copies, found_words)
+
+
+def _strongest_story(
+    index: StoryIndex,
+    evidence: _Evidence,
+    local: int,
+    stories: np.ndarray,
+    best: int,
+    total_words: int,
+    signed: SignedBatch,
+    settings: Settings,
+) -> tuple[int | None, float]:
+    """Among several candidate stories, the one to join (None for a new story), and the words
+    it already printed: the one it copies, else the most words in common, then the most
+    passages, the closest headline and names, the oldest story."""
+    first_pair, end_pair = evidence.pair_start[local], evidence.pair_start[local + 1]
+    first_row, end_row = evidence.passage_start[local], evidence.passage_start[local + 1]
+    row_story = index.story_of[evidence.passage_earlier[first_row:end_row]]
+    row_paragraph = evidence.passage_paragraph[first_row:end_row]
+    row_cover = evidence.passage_cover[first_row:end_row]
+    paragraph_base = len(index.paragraph_article) - len(signed.signatures.paragraph_article)
+    words = signed.signatures.paragraph_words
+    copied_story = int(index.story_of[best]) if best >= 0 else None
+    days = index.days_of[index.article_index[signed.article_ids[local]]]
+    ranked, printed = [], {}
+    for story in set(stories.tolist()):
+        first, last = index.story_first[story], index.story_last[story]
         if not _dates_agree(days, first, last, settings.story_window_days):
             continue
-        matched = sum(
-            cover >= settings.passage_similarity_threshold for cover in story.covered.values()
-        )
-        matched_words = _covered_words(story.covered, words)
-        if bool(days) and not math.isnan(first):  # both dated, and the dates agree
-            supported = story.title >= TITLE_SUPPORT or story.names >= NAME_SUPPORT
-            alone = story.title >= TITLE_ALONE and story.names >= NAME_SUPPORT
-            joins = matched >= PASSAGES_ALONE or (matched and supported) or alone
-        else:  # only shared text decides
-            joins = matched >= PASSAGES_ALONE or matched_words >= UNDATED_MIN_SHARE * total_words
-        if story.copies or (joins and matched_words + matched + story.title > 0):
-            rank = (story.copies, matched_words, matched, story.title, story.names, -number)
-            ranked.append((rank, number))
-    chosen = max(ranked)[1] if ranked else None
-    copied = index.root_of[best_copy] if best_copy is not None else None
-    return chosen, copied
+        in_story = stories == story
+        title = float(evidence.title[first_pair:end_pair][in_story].max())
+        names = float(evidence.names[first_pair:end_pair][in_story].max())
+        rows = row_story == story
+        paragraph, cover = row_paragraph[rows], row_cover[rows]
+        if len(paragraph):
+            starts = _group_starts(paragraph)
+            cover = np.maximum.reduceat(cover, starts)
+            paragraph = paragraph[starts]
+        matched = int((cover >= settings.passage_similarity_threshold).sum())
+        matched_words = float((words[paragraph - paragraph_base] * cover).sum())
+        printed[story] = matched_words
+        copies = story == copied_story
+        if copies or _story_joins(days, first, matched, matched_words, title, names, total_words):
+            ranked.append(((copies, matched_words, matched, title, names, -story), story))
+    if not ranked:
+        return None, 0.0
+    chosen = max(ranked)[1]
+    return chosen, printed[chosen]
 
 
 def _assignment_order(articles: pa.Table) -> list[int]:
@@ -624,93 +1206,127 @@ def _with_column(table: pa.Table, name: str, values: list) -> pa.Table:
     return table.set_column(index, field, column)
 
 
+@dataclass(slots=True)
+class StoryAssignment:
+    """The batch's articles with story_id, duplicate_of and originality filled, new rows for
+    shared_passages and story_signatures, and the index updated with the batch."""
+
+    articles: pa.Table
+    shared_passages: pa.Table
+    story_signatures: pa.Table
+    index: StoryIndex
+    stories_created: int = 0
+    near_duplicates: int = 0
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The rows to land: articles (replacing the batch's), shared_passages, story_signatures."""
+        return {
+            "articles": self.articles,
+            "shared_passages": self.shared_passages,
+            "story_signatures": self.story_signatures,
+        }
+
+
 def assign(
-    index: StoryIndex, articles: pa.Table, paragraphs: pa.Table, settings: Settings
+    index: StoryIndex,
+    articles: pa.Table,
+    paragraphs: pa.Table,
+    settings: Settings,
+    signed: SignedBatch | None = None,
 ) -> StoryAssignment:
     """Assign a batch of new articles to stories, in publication order; updates `index`.
 
-    Articles already in the index (a retried batch) keep what they were given and add no rows.
+    `signed` is `sign_batch(articles, paragraphs)`, done beforehand (in the batch's worker);
+    it may hold more articles than `articles` (those are left out). Without it, `assign`
+    signs the batch itself. Articles already in the index (a retried batch) keep what they
+    were given and add no rows.
     """
+    if signed is None:
+        signed = sign_batch(articles, paragraphs)
     ids = articles.column("article_id").to_pylist()
-    titles = articles.column("title").to_pylist()
-    published = articles.column("published_at").to_pylist()
-    confidence = articles.column("date_confidence").to_pylist()
-    new_rows = [row for row in _assignment_order(articles) if ids[row] not in index.article_index]
-    bodies = _bodies(paragraphs, {ids[row] for row in new_rows})
-    batch_bodies = [bodies.get(ids[row], []) for row in new_rows]
-    signatures = sign_articles([titles[row] for row in new_rows], batch_bodies)
-    base = index._append(
-        [ids[row] for row in new_rows],
-        [_candidate_days(published[row], confidence[row]) for row in new_rows],
-        signatures,
-    )
+    known = index.article_index
+    wanted = set(ids)
+    keep = [
+        at
+        for at, article_id in enumerate(signed.article_ids)
+        if article_id in wanted and article_id not in known
+    ]
+    if len(keep) < len(signed):
+        signed = signed.subset(keep)
+    missing = wanted - known.keys() - set(signed.article_ids)
+    if missing:
+        raise ValueError(
+            f"{len(missing)} articles of the batch are not signed (for example {min(missing)}): "
+            "pass the sign_batch of the articles being assigned"
+        )
+    signatures = signed.signatures
+    base = index._append(signed.article_ids, signed.days, signatures)
+    paragraph_base = len(index.paragraph_article) - len(signatures.paragraph_article)
     evidence = _gather_evidence(index, signatures, base, settings)
+    coverage = _coverage(
+        evidence, signatures.paragraph_words, paragraph_base, base, len(signed),
+        settings.passage_similarity_threshold,
+    )  # fmt: skip
+    best_copy = _best_copies(evidence, len(signed), base, settings.near_duplicate_threshold)
+    decisions = _decide(index, evidence, coverage, best_copy, signed, base, settings)
 
-    originality: dict[str, float | None] = {}
-    passages: dict[str, list] = defaultdict(list)
-    created = copies = 0
-    for offset, row in enumerate(new_rows):
-        article = base + offset
-        words = {position: sig.paragraph_words(text) for position, text in batch_bodies[offset]}
-        candidates = evidence.get(article, {})
-        story, copied = _decide(index, article, candidates, words, settings)
-        if story is None:
-            story = index._story_named(ids[row])
-            created += 1
-        index._join(article, story)
-        if copied is not None:
-            index.root_of[article] = copied
-            copies += 1
-        found: dict[int, float] = {}
-        # One row per paragraph: its closest match, the earliest article on a tie (the likely
-        # source). Every match would be quadratic: wire copy carried by hundreds of outlets.
-        best: dict[int, tuple[float, int, int]] = {}
-        for other, link in candidates.items():
-            for position, other_position, similarity, cover in link.passages:
-                if position not in best or (similarity, -other) > (
-                    best[position][0],
-                    -best[position][1],
-                ):
-                    best[position] = (similarity, other, other_position)
-                if index.story_of[other] == story:
-                    found[position] = max(found.get(position, 0.0), cover)
-        for position, (similarity, other, other_position) in sorted(best.items()):
-            passages["article_id"].append(ids[row])
-            passages["position"].append(position)
-            passages["other_article_id"].append(index.article_ids[other])
-            passages["other_position"].append(other_position)
-            passages["similarity"].append(round(similarity, 4))
-        total = sum(words.values())
-        shared = _covered_words(found, words)
-        originality[ids[row]] = round(min(max(1 - shared / total, 0.0), 1.0), 4) if total else None
-
+    # One row per paragraph: its closest match, the earliest article on a tie (the likely
+    # source). Every match would be quadratic: wire copy carried by hundreds of outlets.
+    best = coverage.best
+    article_ids = index.article_ids
+    later, earlier = evidence.passage_later[best].tolist(), evidence.passage_earlier[best].tolist()
+    shared_passages = pa.Table.from_arrays(
+        [
+            pa.array([article_ids[article] for article in later], pa.string()),
+            pa.array(index.paragraph_position[evidence.passage_paragraph[best]]),
+            pa.array([article_ids[article] for article in earlier], pa.string()),
+            pa.array(index.paragraph_position[evidence.passage_other[best]]),
+            pa.array(np.round(evidence.passage_similarity[best], 4)),
+        ],
+        schema=arrow_schema("shared_passages"),
+    )
+    originality = {
+        article_id: round(min(max(1 - shared / total, 0.0), 1.0), 4) if total else None
+        for article_id, shared, total in zip(
+            signed.article_ids,
+            decisions.found_words,
+            signatures.article_words.tolist(),
+            strict=True,
+        )
+    }
     known_originality = (
         articles.column("originality").to_pylist()
         if "originality" in articles.column_names
         else [None] * len(ids)
     )
-    story_ids, duplicates, original = [], [], []
-    for row, article_id in enumerate(ids):
-        number = index.article_index[article_id]
-        story_ids.append(index.story_ids[index.story_of[number]])
-        root = index.root_of[number]
-        duplicates.append(index.article_ids[root] if root != number else None)
-        original.append(originality.get(article_id, known_originality[row]))
-    result = _with_column(articles, "story_id", story_ids)
-    result = _with_column(result, "duplicate_of", duplicates)
-    result = _with_column(result, "originality", original)
+    numbers = np.array([known[article_id] for article_id in ids], dtype=np.int64)
+    roots = index.root_of[numbers].tolist()
+    story_ids = index.story_ids
+    result = _with_column(
+        articles, "story_id", [story_ids[story] for story in index.story_of[numbers].tolist()]
+    )
+    result = _with_column(
+        result,
+        "duplicate_of",
+        [
+            article_ids[root] if root != number else None
+            for root, number in zip(roots, numbers.tolist(), strict=True)
+        ],
+    )
+    result = _with_column(
+        result,
+        "originality",
+        [originality.get(article_id, known_originality[row]) for row, article_id in enumerate(ids)],
+    )
     LOGGER.info(
         "%d articles: %d new stories, %d near duplicates, %d shared passages",
-        len(new_rows), created, copies, len(passages["article_id"]),
+        len(signed), decisions.created, decisions.copies, shared_passages.num_rows,
     )  # fmt: skip
     return StoryAssignment(
         articles=result,
-        shared_passages=pa.Table.from_pydict(
-            {name: passages[name] for name in arrow_schema("shared_passages").names},
-            schema=arrow_schema("shared_passages"),
-        ),
-        story_signatures=signatures.rows([ids[row] for row in new_rows]),
+        shared_passages=shared_passages,
+        story_signatures=signed.rows(),
         index=index,
-        stories_created=created,
-        near_duplicates=copies,
+        stories_created=decisions.created,
+        near_duplicates=decisions.copies,
     )

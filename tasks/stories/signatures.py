@@ -213,3 +213,13 @@ def as_unsigned(keys: np.ndarray) -> np.ndarray:
 def paragraph_words(text: str) -> int:
     """Words in a paragraph, as word_count counts them (split on whitespace)."""
     return len(text.split())
+
+
+def paragraph_word_counts(texts: Sequence[str]) -> np.ndarray:
+    """Words of each paragraph, as paragraph_words counts them."""
+    return np.fromiter((len(text.split()) for text in texts), dtype=np.int64, count=len(texts))
+
+
+def batch_names(bodies: Sequence[Sequence[tuple[int, str]]]) -> list[list[str]]:
+    """article_names of each body given as (position, text) paragraphs."""
+    return [article_names([text for _position, text in body]) for body in bodies]
