@@ -1,8 +1,9 @@
 """Time the cleaner alone on the dev pages (or any folder of .txt pages) in one process.
 
-Prints docs/s for: a floor (split lines and count words, nothing else), clean_text, and
-clean_text + extract_article, each over several passes after a warm-up pass; and extraction
-alone (on pages cleaned beforehand). Two clocks: wall time, and CPU time of this process, which
+Prints docs/s for: a floor (split lines and count words, nothing else), page_lines (the
+learned-boilerplate count each page gets in a batch), clean_text, and clean_text +
+extract_article, each over several passes after a warm-up pass; and extraction alone (on pages
+cleaned beforehand). Two clocks: wall time, and CPU time of this process, which
 other processes on a shared machine disturb less. Each figure is the best pass.
 
 --cold empties the timestamp parser's cache before every pass, so each pass parses dates as a
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tasks.clean.engine import KNOWN_DETECTORS, clean_text
+from tasks.clean.learned import page_lines
 from tasks.clean.rules import load_rules
 from tasks.extract import dates
 from tasks.extract.engine import extract_article
@@ -60,6 +62,7 @@ def main() -> None:
     cleaned = [clean_text(text, rules, settings) for text in texts]
     steps: dict[str, tuple[Callable[[object], object], list]] = {
         "floor (split + count words)": (_floor, texts),
+        "page_lines": (lambda text: page_lines(text, settings), texts),
         "clean_text": (lambda text: clean_text(text, rules, settings), texts),
         "clean_text + extract_article": (
             lambda text: extract_article(clean_text(text, rules, settings), "", settings),

@@ -37,7 +37,7 @@ _LAST_ONE, _LAST_TWO = itemgetter(slice(-1, None)), itemgetter(slice(-2, None))
 _ROLE, _TEXT, _LEARNED = attrgetter("role"), attrgetter("text"), attrgetter("learned")
 _ENDS_WITH_COLON = methodcaller("endswith", ":")
 _SENTENCE_TAIL = _STOPS | set(_CLOSERS) | _DASHES  # the last character of a sentence
-_ASCII_ALPHANUMERIC = frozenset(chr(c) for c in range(128) if chr(c).isalnum())
+_ASCII_ALPHANUMERIC_LOWER = {chr(c): chr(c).lower() for c in range(128) if chr(c).isalnum()}
 _ASCII_NON_WORD = bytes(c for c in range(128) if not (chr(c).isalnum() or c == ord("_")))
 _ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 # Whitespace other than the space and the line feed: a text without it (nor doubled or edge
@@ -455,15 +455,12 @@ def _repeat_keys(line: _Line) -> set[str]:
 def _may_repeat(text: str, previous: str) -> bool:
     """False when the repeat keys of two texts surely differ: their first (or last) characters
     are ASCII letters or digits that differ case-insensitively (keys keep those characters)."""
-    for one, other in ((text[0], previous[0]), (text[-1], previous[-1])):
-        if (
-            one != other
-            and one in _ASCII_ALPHANUMERIC
-            and other in _ASCII_ALPHANUMERIC
-            and one.lower() != other.lower()
-        ):
-            return False
-    return True
+    lower = _ASCII_ALPHANUMERIC_LOWER.get
+    one, other = lower(text[0]), lower(previous[0])
+    if one is not None and other is not None and one != other:
+        return False
+    one, other = lower(text[-1]), lower(previous[-1])
+    return one is None or other is None or one == other
 
 
 def _printed_twice(lines: list[_Line], rule: Rule, settings: Settings) -> None:

@@ -92,6 +92,8 @@ def page_lines(text: str, settings: Settings) -> PageLines:
     page = PageLines(text)
     max_words, prose_min_words = settings.learned_max_words, settings.prose_min_words
     for raw in text.split("\n"):
+        if not raw:
+            continue
         if raw.isascii():
             words = raw.encode().translate(_ASCII_WORD_RUNS).split(None, max_words)
             if not 0 < len(words) <= max_words:  # more than max_words runs leaves a remainder

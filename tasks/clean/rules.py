@@ -176,16 +176,23 @@ _DOTTED_CAPITAL_I = "\u0130"  # the one character whose lower() is two character
 
 
 @cache
-def _fold_table() -> tuple[dict[int, int], re.Pattern[str] | None]:
-    """Characters `re.IGNORECASE` also treats as equal beyond lower case ('ſ' and 's')."""
+def _fold_table() -> tuple[dict[int, int], re.Pattern[str] | None, bytes]:
+    """Characters `re.IGNORECASE` also treats as equal beyond lower case ('ſ' and 's'), a regex
+    finding them, and the bytes that start none of them in UTF-8 (to delete: what is left is
+    empty when a text surely holds none of them)."""
     if _casefix is None:
-        return {}, None
+        return {}, None, bytes(range(256))
     table = {}
     for char, others in _casefix._EXTRA_CASES.items():
         first = min(char, *others)
         if first != char:
             table[char] = first
-    return table, re.compile("[" + "".join(map(chr, sorted(table))) + "]")
+    leads = {chr(char).encode("utf-8", "surrogatepass")[0] for char in table}
+    return (
+        table,
+        re.compile("[" + "".join(map(chr, sorted(table))) + "]"),
+        bytes(byte for byte in range(256) if byte not in leads),
+    )
 
 
 def fold_case(text: str) -> str:
@@ -199,8 +206,13 @@ def fold_case(text: str) -> str:
         text = text.replace(_DOTTED_CAPITAL_I, "i")
     text = text.lower()
     if not text.isascii():
-        table, extra = _fold_table()
-        if extra is not None and extra.search(text):
+        table, extra, other_leads = _fold_table()
+        # A byte-level screen first: the regex search of a long non-ASCII str costs more.
+        if (
+            extra is not None
+            and text.encode("utf-8", "surrogatepass").translate(None, other_leads)
+            and extra.search(text)
+        ):
             text = text.translate(table)
     return text
 

@@ -134,9 +134,9 @@ def _strptime(text: str) -> datetime | None:
 _STAMP_TOKEN = re.compile(
     r"\s*(?:(?P<numeric>\d{1,2}([./])\d{1,2}\2\d{4})|(?P<time>\d{1,2}:\d{2}(?::\d{2})?)"
     r"|(?P<number>\d+)(?P<ordinal>st|nd|rd|th)?|(?P<word>[A-Za-z]+)\.?|,)",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # other digits and spaces are left to dateparser
 )
-_MERIDIEM = re.compile(r"\b([AaPp])\.?[Mm]\b\.?")
+_MERIDIEM = re.compile(r"\b([AaPp])\.?[Mm]\b\.?", re.ASCII)
 _MONTH_NAMES = (
     ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may", "may"),
     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "september"),

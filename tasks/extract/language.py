@@ -93,13 +93,18 @@ class ArrayWalkIdentifier(langid.LanguageIdentifier):
 
 
 def _automaton_depth(table: np.ndarray, rows: np.ndarray) -> int | None:
-    """Length of the longest n-gram: the most bytes from the start state to any state."""
+    """Length of the longest n-gram: the most bytes from the start state to any state (a
+    breadth-first walk; states share rows of `table`, and each row is expanded once)."""
     seen = np.zeros(len(rows), dtype=bool)
+    expanded = np.zeros(len(table), dtype=bool)
     seen[0] = True
     frontier, depth = np.array([0]), 0
     while True:
-        targets = np.unique(table[np.unique(rows[frontier])])
-        new = targets[~seen[targets]]
+        new_rows = np.unique(rows[frontier])
+        new_rows = new_rows[~expanded[new_rows]]
+        expanded[new_rows] = True
+        targets = table[new_rows].ravel()
+        new = np.unique(targets[~seen[targets]])
         if not len(new):
             return depth if seen.all() else None
         seen[new] = True

@@ -72,6 +72,8 @@ def find_quotes(
     """Quotes of at least a few words in (position, text) paragraphs, with their speakers."""
     quotes = []
     for position, text in paragraphs:
+        if "“" not in text and '"' not in text:  # _QUOTED opens with one of them
+            continue
         for match in _QUOTED.finditer(text):
             quoted = (match.group("curly") or match.group("straight") or "").strip(" ,")
             if len(quoted.split()) < _MIN_QUOTE_WORDS:
