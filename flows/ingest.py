@@ -190,7 +190,11 @@ def ingest(
                     tables = tally.add(batch.result, batch.seconds)
                     stories_started = time.perf_counter()
                     assignment = assign_stories_task(
-                        story_index, tables["articles"], tables["paragraphs"], settings
+                        story_index,
+                        tables["articles"],
+                        tables["paragraphs"],
+                        settings,
+                        signed=batch.signed,
                     )
                     story_index = assignment.index
                     tables.update(assignment.tables())

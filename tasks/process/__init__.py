@@ -16,6 +16,7 @@ from tasks.clean.rules import RuleSet
 from tasks.documents import SourceFile
 from tasks.process.engine import BatchResult, RunContext, process_batch
 from tasks.settings import Settings
+from tasks.stories.engine import SignedBatch, sign_batch
 from tasks.validate.engine import validate_batch
 
 RUNNERS = ("local", "dask")
@@ -27,6 +28,7 @@ class TimedBatch:
 
     result: BatchResult
     seconds: dict[str, float]
+    signed: SignedBatch | None = None  # story signatures of the batch's articles
 
 
 @task(name="process-batch", cache_policy=NONE)
@@ -37,11 +39,14 @@ def process_batch_task(
     result = process_batch(sources, rules, settings, context)
     processed = time.perf_counter()
     result = validate_batch(result, context)
+    validated = time.perf_counter()
+    signed = sign_batch(result.tables["articles"], result.tables["paragraphs"])
     seconds = {
         "read_clean_extract": processed - started,
-        "validate": time.perf_counter() - processed,
+        "validate": validated - processed,
+        "sign_stories": time.perf_counter() - validated,
     }
-    return TimedBatch(result, seconds)
+    return TimedBatch(result, seconds, signed)
 
 
 def batch_task_runner(runner: str, workers: int, dask_address: str | None = None) -> TaskRunner:

@@ -7,7 +7,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from tasks.settings import Settings
-from tasks.stories.engine import StoryAssignment, StoryIndex, assign
+from tasks.stories.engine import SignedBatch, StoryAssignment, StoryIndex, assign
 from warehouse.stories import landed_sources, read_story_index_rows_at
 
 
@@ -23,6 +23,11 @@ def landed_sources_task(root: Path) -> frozenset[tuple[str, str]]:
 
 @task(name="assign-stories", cache_policy=NONE)
 def assign_stories_task(
-    index: StoryIndex, articles: pa.Table, paragraphs: pa.Table, settings: Settings
+    index: StoryIndex,
+    articles: pa.Table,
+    paragraphs: pa.Table,
+    settings: Settings,
+    signed: SignedBatch | None = None,
 ) -> StoryAssignment:
-    return assign(index, articles, paragraphs, settings)
+    """Assign the batch's articles; `signed` are their signatures, made in the batch worker."""
+    return assign(index, articles, paragraphs, settings, signed=signed)

@@ -9,8 +9,11 @@ one named by its first article), which paragraphs it shares, and how much of it 
 
 The index holds each article's story, date and signatures (paragraph anchors, MinHash LSH
 bands, names, headline words). Items with identical key sets (a paragraph printed verbatim by
-many outlets, the same headline) share one entry, so a lookup reads each distinct text once,
-however many outlets carry it.
+many outlets, the same headline) share one set, so a lookup reads each distinct text once,
+however many outlets carry it; keys and carriers sit in sorted runs merged log-structured, so
+adding a batch never rewrites the whole index. All of a batch's evidence is gathered in numpy
+at once; only the decisions run article by article (an article may join a story an earlier
+article of its batch started).
 
 Story ids never change once landed: an article joins the story with the strongest evidence;
 stories are not merged afterwards (the warehouse is insert-only). See docs/stories.md.
@@ -18,9 +21,10 @@ stories are not merged afterwards (the warehouse is insert-only). See docs/stori
 
 import logging
 import math
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -33,10 +37,14 @@ from tasks.stories import signatures as sig
 LOGGER = logging.getLogger(__name__)
 
 SIGNATURE_KINDS = ("passage", "band", "name", "title")
-# A key matches at most the last sets of keys that carry it, and a set at most its last
-# carriers before the article looking: bounded work for very common shingles or names, and wire
-# copy carried by hundreds of outlets still links to the latest of them.
+# A key matches at most the last POSTINGS_PER_KEY distinct sets of keys holding it (a set: the
+# anchors of one paragraph, the bands, names or headline words of one article), and a set at
+# most its last CARRIERS_PER_SET carriers before the article looking: bounded work for very
+# common shingles or names, and wire copy carried by hundreds of outlets still links to the
+# latest of them. Fewer carriers is faster on much-copied text (16: about 30% less time on
+# bench/bench_flow.py's corpus) but finds fewer copies there (near-duplicate recall 0.995).
 POSTINGS_PER_KEY = 32
+CARRIERS_PER_SET = 32
 # Two paragraphs share a passage when they share this many anchors and the shared anchors are
 # at least passage_similarity_threshold of the shorter paragraph's.
 PASSAGE_MIN_SHARED_ANCHORS = 2
@@ -58,6 +66,7 @@ UNDATED_MIN_SHARE = 0.25
 # copied about log(n) / log(MERGE_RATIO) times in all, and a lookup reads few runs.
 MERGE_RATIO = 4
 _SECONDS_PER_DAY = 86_400.0
+_NO_DAY = np.array([math.nan])
 _EPOCH = datetime(1970, 1, 1)
 # Items (paragraphs or articles) and key sets are numbered below 2**ITEM_BITS; a (later,
 # earlier) pair of them packs into one integer.
@@ -249,14 +258,16 @@ class Postings:
     return, which bounds memory for common keys and much-copied text.
     """
 
-    def __init__(self, keep: int | None = POSTINGS_PER_KEY) -> None:
-        self.keep = keep
+    def __init__(
+        self, keep: int | None = POSTINGS_PER_KEY, carriers: int | None = CARRIERS_PER_SET
+    ) -> None:
+        self.keep, self.carriers = keep, carriers
         self._fingerprints = _Runs()  # fingerprint -> set
         self._postings = _Runs(ITEM_BITS, keep)  # key's top 40 bits, then the set
-        self._carriers = _Runs(32, keep)  # set, then the item (32 bits)
-        self._set_size = _Growing()
+        self._carriers = _Runs(32, carriers)  # set, then the item (32 bits)
+        self._set_size = _Growing(np.int32)
         self._first_carrier = _Growing()  # per set: its first item
-        self._carrier_count = _Growing()  # per set: items that carry it
+        self._carrier_count = _Growing(np.int32)  # per set: items that carry it
         self.items = 0
 
     def __len__(self) -> int:
@@ -341,14 +352,15 @@ class Postings:
         return query, (values & np.uint64(_ITEM_MASK)).astype(np.int64)
 
     def carriers_before(self, sets: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(index into `sets`, item) for the last `keep` items before items[i] carrying
-        sets[i], by index, items increasing."""
+        """(index into `sets`, item) for the last `carriers` items before items[i] carrying
+        sets[i], by index, items increasing. For items of the batch added last: compaction
+        has dropped older carriers that only a lookup further back would return."""
         alone = self._carrier_count.array[sets] == 1  # most sets: no search needed
         first = self._first_carrier.array[sets]
         shared = np.flatnonzero(~alone)
         low = sets[shared].astype(np.uint64) << np.uint64(32)
         high = low | np.maximum(items[shared] - 1, 0).astype(np.uint64)
-        query, values = self._carriers.last(low, high, self.keep)
+        query, values = self._carriers.last(low, high, self.carriers)
         carrier = (values & np.uint64(0xFFFFFFFF)).astype(np.int64)
         query = shared[query]
         keep = carrier < items[query]  # item 0 has nothing before it
@@ -486,29 +498,45 @@ class SignedBatch:
 
 def sign_articles(titles: list[str | None], bodies: list[list[tuple[int, str]]]) -> Signatures:
     """Signatures of articles given their titles and (position, text) body paragraphs."""
-    texts = [text for paragraphs in bodies for _position, text in paragraphs]
-    article_of_text = np.repeat(
-        np.arange(len(bodies), dtype=np.int64), [len(paragraphs) for paragraphs in bodies]
+    return _sign(
+        titles,
+        [text for paragraphs in bodies for _position, text in paragraphs],
+        np.repeat(
+            np.arange(len(bodies), dtype=np.int64), [len(paragraphs) for paragraphs in bodies]
+        ),
+        np.array(
+            [position for paragraphs in bodies for position, _text in paragraphs], dtype=np.int64
+        ),
     )
-    position_of_text = np.array(
-        [position for paragraphs in bodies for position, _text in paragraphs], dtype=np.int64
-    )
-    shingles = sig.shingle_paragraphs(texts)
-    words = sig.paragraph_word_counts(texts)
+
+
+def _sign(
+    titles: list[str | None],
+    texts: list[str],
+    article_of_text: np.ndarray,
+    position_of_text: np.ndarray,
+) -> Signatures:
+    """Signatures of articles given their titles and body paragraphs: their texts in article
+    order (then position), with the article and position of each."""
+    bodies = len(titles)
+    words, shingles = sig.paragraph_words_and_shingles(texts)
     text_of_anchor, anchor_key = sig.paragraph_anchors(shingles)
     with_anchors, anchor_paragraph = np.unique(text_of_anchor, return_inverse=True)
     # MinHash of the anchors: the mod-m sample keeps the Jaccard similarity of the bodies.
     anchor_article = article_of_text[text_of_anchor]
     order = np.argsort(anchor_article, kind="stable")
-    signatures = sig.minhash_signatures(anchor_key[order], anchor_article[order], len(bodies))
-    has_anchors = np.zeros(len(bodies), dtype=bool)
+    signatures = sig.minhash_signatures(anchor_key[order], anchor_article[order], bodies)
+    has_anchors = np.zeros(bodies, dtype=bool)
     has_anchors[anchor_article] = True
     bands = sig.band_keys(signatures[has_anchors])
     band_article = np.repeat(np.flatnonzero(has_anchors), sig.BANDS)
-    name_article, name_key = sig.name_keys(sig.batch_names(bodies))
+    ends = np.searchsorted(article_of_text, np.arange(bodies + 1)).tolist()
+    name_article, name_key = sig.body_name_keys(
+        ["\n".join(texts[start:end]) for start, end in pairwise(ends)]
+    )
     title_article, title_key = sig.title_keys(titles)
     return Signatures(
-        articles=len(bodies),
+        articles=bodies,
         paragraph_article=article_of_text[with_anchors],
         paragraph_position=position_of_text[with_anchors],
         anchor_paragraph=anchor_paragraph.astype(np.int64),
@@ -521,7 +549,7 @@ def sign_articles(titles: list[str | None], bodies: list[list[tuple[int, str]]])
         title_article=title_article,
         title_key=title_key,
         paragraph_words=words[with_anchors],
-        article_words=np.bincount(article_of_text, weights=words, minlength=len(bodies)).astype(
+        article_words=np.bincount(article_of_text, weights=words, minlength=bodies).astype(
             np.int64
         ),
     )
@@ -529,18 +557,29 @@ def sign_articles(titles: list[str | None], bodies: list[list[tuple[int, str]]])
 
 def sign_batch(articles: pa.Table, paragraphs: pa.Table) -> SignedBatch:
     """Sign a batch's articles (articles: article_id, title, published_at, date_confidence;
-    paragraphs: article_id, position, kind, text). Pure and independent of the index."""
+    paragraphs: article_id, position, kind, text) for `assign`. Pure and independent of the
+    index: run it where the batch is processed."""
     order = _assignment_order(articles)
     ids = articles.column("article_id").to_pylist()
     titles = articles.column("title").to_pylist()
     published = articles.column("published_at").to_pylist()
     confidence = articles.column("date_confidence").to_pylist()
-    bodies = _bodies(paragraphs, set(ids))
+    ordered = [ids[row] for row in order]
+    # Body paragraphs (not subheadings), by article in assignment order, then position.
+    body = paragraphs.filter(pc.equal(paragraphs.column("kind"), "paragraph"))
+    article = pc.index_in(body.column("article_id"), value_set=pa.array(ordered, pa.string()))
+    body = body.filter(pc.is_valid(article))
+    article = pc.drop_null(article).to_numpy().astype(np.int64)
+    position = body.column("position").to_numpy().astype(np.int64)
+    within = np.lexsort((position, article))
     return SignedBatch(
-        article_ids=[ids[row] for row in order],
+        article_ids=ordered,
         days=[_candidate_days(published[row], confidence[row]) for row in order],
-        signatures=sign_articles(
-            [titles[row] for row in order], [bodies.get(ids[row], []) for row in order]
+        signatures=_sign(
+            [titles[row] for row in order],
+            body.column("text").take(pa.array(within)).to_pylist(),
+            article[within],
+            position[within],
         ),
     )
 
@@ -561,8 +600,13 @@ def signatures_from_rows(articles: int, rows: dict[str, pa.Table]) -> Signatures
 
     article, position, anchor_key = columns("passage")
     paragraph_code = article * (1 << 20) + position
-    codes = np.unique(paragraph_code)
-    anchor_paragraph = np.searchsorted(codes, paragraph_code)
+    # Landed rows come mostly grouped by article: a stable (merging) sort is fast on them.
+    order = np.argsort(paragraph_code, kind="stable")
+    ordered = paragraph_code[order]
+    starts = _group_starts(ordered)
+    codes = ordered[starts]
+    anchor_paragraph = np.empty(len(order), dtype=np.int64)
+    anchor_paragraph[order] = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
     band_article, band_number, band_key = columns("band")
     name_article, _, name_key = columns("name")
     title_article, _, title_key = columns("title")
@@ -612,8 +656,8 @@ class StoryIndex:
         self._names = _Growing()
         self._titles = _Growing()
         self.story_ids: list[str] = []
-        self.story_first: list[float] = []
-        self.story_last: list[float] = []
+        self._story_first = _Growing(np.float64)  # per story: its first day (NaN if undated)
+        self._story_last = _Growing(np.float64)
         self.story_number: dict[str, int] = {}
         self._paragraph_article = _Growing()
         self._paragraph_position = _Growing()
@@ -630,6 +674,15 @@ class StoryIndex:
     @property
     def root_of(self) -> np.ndarray:
         return self._root_of.array
+
+    @property
+    def story_first(self) -> np.ndarray:
+        """Per story: the day (since 1970) of its earliest dated article, NaN if none."""
+        return self._story_first.array
+
+    @property
+    def story_last(self) -> np.ndarray:
+        return self._story_last.array
 
     @property
     def anchor_count(self) -> list[int]:
@@ -694,8 +747,8 @@ class StoryIndex:
         if story_id not in self.story_number:
             self.story_number[story_id] = len(self.story_ids)
             self.story_ids.append(story_id)
-            self.story_first.append(math.nan)
-            self.story_last.append(math.nan)
+            self._story_first.extend(_NO_DAY)
+            self._story_last.extend(_NO_DAY)
         return self.story_number[story_id]
 
     def _join(self, article: int, story: int) -> None:
@@ -705,15 +758,19 @@ class StoryIndex:
         days = self.days_of[article]
         if not days:
             return
-        first, last = self.story_first[story], self.story_last[story]
+        story_first, story_last = self._story_first.array, self._story_last.array
+        first, last = float(story_first[story]), float(story_last[story])
         if math.isnan(first):
-            self.story_first[story] = self.story_last[story] = days[0]
+            story_first[story] = story_last[story] = days[0]
             return
         day = min(days, key=lambda day: max(first - day, day - last, 0.0))
-        self.story_first[story], self.story_last[story] = min(first, day), max(last, day)
+        story_first[story], story_last[story] = min(first, day), max(last, day)
 
-    def _append(self, ids: list[str], days: list[tuple[float, ...]], signatures: Signatures) -> int:
-        """Add articles (story still unknown) with their signatures; return the first's index."""
+    def _append(
+        self, ids: list[str], days: list[tuple[float, ...]], signatures: Signatures
+    ) -> tuple[int, dict[str, np.ndarray]]:
+        """Add articles (story still unknown) with their signatures; return the first's index,
+        and per kind the set of each new item (paragraph or article; -1 if it has no keys)."""
         base = len(self.article_ids)
         for offset, article_id in enumerate(ids):
             self.article_index[article_id] = base + offset
@@ -736,11 +793,17 @@ class StoryIndex:
         self._paragraph_position.extend(signatures.paragraph_position)
         self._paragraph_anchors.extend(paragraph_anchors)
         postings = self.postings
-        postings["passage"].add(signatures.anchor_key, signatures.anchor_paragraph, paragraphs)
-        postings["band"].add(signatures.band_key, signatures.band_article, len(ids))
-        postings["name"].add(signatures.name_key, signatures.name_article, len(ids))
-        postings["title"].add(signatures.title_key, signatures.title_article, len(ids))
-        return base
+        sets = {
+            "passage": postings["passage"].add(
+                signatures.anchor_key, signatures.anchor_paragraph, paragraphs
+            ),
+            "band": postings["band"].add(signatures.band_key, signatures.band_article, len(ids)),
+            "name": postings["name"].add(signatures.name_key, signatures.name_article, len(ids)),
+            "title": postings["title"].add(
+                signatures.title_key, signatures.title_article, len(ids)
+            ),
+        }
+        return base, sets
 
     def nbytes(self) -> int:
         """Bytes held in numpy arrays (the bulk of the index)."""
@@ -754,16 +817,18 @@ class StoryIndex:
 
 
 def _pair_codes(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
-    return (later.astype(np.int64) << ITEM_BITS) | earlier.astype(np.int64)
+    """(later, earlier) item pairs as one int64 each, ordered by later then earlier."""
+    return (np.asarray(later, dtype=np.int64) << ITEM_BITS) | np.asarray(earlier, dtype=np.int64)
 
 
 def _sorted_with(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (below 2**48) sorted, the non-negative int values carried along."""
+    """Codes (below 2**48) sorted, the non-negative int values carried along (packed into
+    one sort when they fit 16 bits)."""
     if len(values) == 0 or int(values.max()) < 1 << 16:
-        packed = np.sort((codes.astype(np.uint64) << np.uint64(16)) | values.astype(np.uint64))
-        return (packed >> np.uint64(16)).astype(np.int64), (packed & np.uint64(0xFFFF)).astype(
-            np.int64
-        )
+        packed = (np.asarray(codes, dtype=np.int64) << 16).view(np.uint64)
+        packed |= np.asarray(values, dtype=np.int64).view(np.uint64)
+        packed.sort()
+        return (packed >> np.uint64(16)).view(np.int64), (packed & np.uint64(0xFFFF)).view(np.int64)
     order = np.argsort(codes, kind="stable")
     return codes[order], values[order]
 
@@ -809,11 +874,39 @@ def _shared_keys(
     return codes >> ITEM_BITS, codes & _ITEM_MASK, shared
 
 
+def _shared_sets(
+    postings: Postings, keys: np.ndarray, owners: np.ndarray, owner_sets: np.ndarray, first: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(owner, set, keys in common) for each set sharing keys with a new item, by owner: items
+    numbered `first` + local owner, keys[i] carried by local owner owners[i], owner_sets the set
+    of each. Items with the same set have the same keys: each set is looked up once."""
+    carried = np.flatnonzero(owner_sets >= 0)
+    order = np.argsort(owner_sets[carried], kind="stable")
+    ordered = owner_sets[carried][order]
+    starts = _group_starts(ordered)
+    distinct = ordered[starts]
+    looked_up = np.zeros(len(owner_sets), dtype=bool)
+    looked_up[carried[order[starts]]] = True
+    wanted = looked_up[owners]
+    query, found, shared = _shared_keys(postings, keys[wanted], owner_sets[owners[wanted]])
+    # The rows of each owner's set, in owner order.
+    at = np.searchsorted(distinct, owner_sets[carried])
+    begin = np.searchsorted(query, distinct)
+    counts = (np.searchsorted(query, distinct, side="right") - begin)[at]
+    rows = _ranges(begin[at], counts)
+    return np.repeat(carried + first, counts), found[rows], shared[rows]
+
+
 def _earlier_pairs(
-    postings: Postings, keys: np.ndarray, owners: np.ndarray, min_shared: int = 1
+    postings: Postings,
+    keys: np.ndarray,
+    owners: np.ndarray,
+    owner_sets: np.ndarray,
+    base: int,
+    min_shared: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (later, earlier) article pair codes sharing keys, and how many keys each."""
-    owner, found, shared = _shared_keys(postings, keys, owners)
+    owner, found, shared = _shared_sets(postings, keys, owners, owner_sets, base)
     strong = shared >= min_shared
     query, earlier = postings.carriers_before(found[strong], owner[strong])
     # An earlier article carries one set of a kind: each pair comes from one set.
@@ -822,8 +915,10 @@ def _earlier_pairs(
 
 @dataclass(slots=True)
 class _Evidence:
-    """What links the batch's new articles to earlier ones, as arrays. Pairs (later, earlier)
-    are sorted by code; passages (paragraph pairs that pass) by the later paragraph."""
+    """What links the batch's new articles to earlier ones, as arrays. Pairs (later article,
+    earlier article) are sorted by code. Passages are kept per later paragraph and earlier set
+    of anchors ("passage sets", sorted by paragraph; what makes a passage depends on the text
+    only), with their carriers in earlier articles ("carrier rows", sorted by passage set)."""
 
     pair_later: np.ndarray
     pair_earlier: np.ndarray
@@ -831,74 +926,120 @@ class _Evidence:
     copy_score: np.ndarray
     title: np.ndarray  # Dice overlap of headline words
     names: np.ndarray  # overlap of names
-    pair_passages: np.ndarray  # whether the pair shares a passage
-    passage_later: np.ndarray  # the later article
-    passage_earlier: np.ndarray
+    pair_passages: np.ndarray  # paragraph pairs of the two sharing a passage
+    passage_article: np.ndarray  # per passage set: the later article
     passage_paragraph: np.ndarray  # the later paragraph (index number)
-    passage_other: np.ndarray  # the earlier paragraph
     passage_similarity: np.ndarray
-    passage_cover: np.ndarray  # share of the later paragraph's anchors found in the other
-    passage_start: np.ndarray  # per new article (local): where its passages start (and end)
+    passage_cover: np.ndarray  # share of the later paragraph's anchors found in the set
+    passage_first: np.ndarray  # its earliest carrier (paragraph number)
+    carrier_passage: np.ndarray  # per carrier row: its passage set
+    carrier_article: np.ndarray  # the earlier article carrying the set
+    carrier_start: np.ndarray  # per new article (local): where its carrier rows start
+
+
+@dataclass(slots=True)
+class _Passages:
+    """Paragraphs of the new articles found in earlier ones: the passage sets and carrier rows
+    of _Evidence, and per (later, earlier) article pair code the anchors the two share (summed
+    over paragraph pairs) and the paragraph pairs that make a passage."""
+
+    article_codes: np.ndarray
+    article_shared: np.ndarray
+    article_passages: np.ndarray
+    article: np.ndarray
+    paragraph: np.ndarray
+    similarity: np.ndarray
+    cover: np.ndarray
+    first: np.ndarray
+    carrier_passage: np.ndarray
+    carrier_article: np.ndarray
+
+
+def _passages(
+    index: StoryIndex, signatures: Signatures, paragraph_sets: np.ndarray, settings: Settings
+) -> _Passages:
+    """Which earlier paragraphs the new paragraphs share anchors with (per set, then per
+    carrier), which of those are passages, and the anchors shared per article pair."""
+    paragraph_base = len(index.paragraph_article) - len(signatures.paragraph_article)
+    paragraph_article = index.paragraph_article
+    postings = index.postings["passage"]
+    paragraph, found, shared = _shared_sets(
+        postings, signatures.anchor_key, signatures.anchor_paragraph, paragraph_sets, paragraph_base
+    )
+    own = index.paragraph_anchors[paragraph]
+    size = postings.set_size[found]
+    similarity = shared / np.maximum(np.minimum(own, size), 1)
+    cover = np.minimum(shared / np.maximum(own, 1), 1.0)
+    passes = (shared >= PASSAGE_MIN_SHARED_ANCHORS) & (
+        similarity >= settings.passage_similarity_threshold
+    )
+    # A single shared anchor counts toward a copy only as the whole of one paragraph's sample
+    # (a short paragraph): elsewhere it is a common phrase, and the bulk of all matches.
+    counted = np.flatnonzero(
+        (shared >= PASSAGE_MIN_SHARED_ANCHORS) | (shared >= np.minimum(own, size))
+    )
+    query, right = postings.carriers_before(found[counted], paragraph[counted])
+    query = counted[query]
+    later, earlier = paragraph_article[paragraph][query], paragraph_article[right]
+    other = np.flatnonzero(earlier != later)
+    passing = other[passes[query[other]]]
+    carrier_set = query[passing]
+    set_starts = _group_starts(carrier_set)
+    in_passage = carrier_set[set_starts]
+    # Per article pair, in one sort: anchors shared (summed over paragraph pairs), passages.
+    article_codes, weight = _sorted_with(
+        _pair_codes(later[other], earlier[other]), (shared << 1 | passes)[query[other]]
+    )
+    starts = _group_starts(article_codes)
+    return _Passages(
+        article_codes=article_codes[starts],
+        article_shared=np.add.reduceat(weight >> 1, starts) if len(starts) else starts,
+        article_passages=np.add.reduceat(weight & 1, starts) if len(starts) else starts,
+        article=later[passing][set_starts],
+        paragraph=paragraph[in_passage],
+        similarity=similarity[in_passage],
+        cover=cover[in_passage],
+        first=right[passing][set_starts],
+        carrier_passage=np.repeat(
+            np.arange(len(set_starts)), np.diff(np.r_[set_starts, len(carrier_set)])
+        ),
+        carrier_article=earlier[passing],
+    )
 
 
 def _gather_evidence(
-    index: StoryIndex, signatures: Signatures, base: int, settings: Settings
+    index: StoryIndex,
+    signatures: Signatures,
+    sets: dict[str, np.ndarray],
+    base: int,
+    settings: Settings,
 ) -> _Evidence:
     """For each new article (index number), the earlier articles it shares something with."""
-    articles = signatures.articles
-    paragraph_base = len(index.paragraph_article) - len(signatures.paragraph_article)
     anchors = index._anchors.array
-    paragraph_anchors = index.paragraph_anchors
-    paragraph_article = index.paragraph_article
-    passage_postings = index.postings["passage"]
-
-    # Paragraph pairs sharing anchors, and how many: per paragraph set, then per carrier.
-    paragraph, found, shared = _shared_keys(
-        passage_postings, signatures.anchor_key, signatures.anchor_paragraph + paragraph_base
-    )
-    own_anchors = paragraph_anchors[paragraph]
-    similarity = shared / np.maximum(np.minimum(own_anchors, passage_postings.set_size[found]), 1)
-    covered = np.minimum(shared / np.maximum(own_anchors, 1), 1.0)
-    query, right = passage_postings.carriers_before(found, paragraph)
-    left, shared, similarity, covered = (
-        paragraph[query], shared[query], similarity[query], covered[query]
-    )  # fmt: skip
-    later, earlier = paragraph_article[left], paragraph_article[right]
-    other = earlier != later
-    passing = (
-        other
-        & (shared >= PASSAGE_MIN_SHARED_ANCHORS)
-        & (similarity >= settings.passage_similarity_threshold)
-    )
-
-    # Shared anchors per article pair (summed over paragraph pairs), where a copy is possible.
-    article_codes, article_shared = _sorted_with(
-        _pair_codes(later[other], earlier[other]), shared[other]
-    )
-    starts = _group_starts(article_codes)
-    article_codes = article_codes[starts]
-    article_shared = np.add.reduceat(article_shared, starts) if len(starts) else article_shared
+    passages = _passages(index, signatures, sets["passage"], settings)
+    article_codes = passages.article_codes
     smaller = np.minimum(anchors[article_codes >> ITEM_BITS], anchors[article_codes & _ITEM_MASK])
-    article_shared = np.minimum(article_shared, smaller)
+    article_shared = np.minimum(passages.article_shared, smaller)
     postings = index.postings
     band_codes, band_counts = _earlier_pairs(
-        postings["band"], signatures.band_key, signatures.band_article + base
+        postings["band"], signatures.band_key, signatures.band_article, sets["band"], base
     )
+    # A copy is possible where most anchors are shared, or MinHash bands agree.
     possible = (article_shared >= settings.near_duplicate_threshold * np.maximum(smaller, 1)) | (
         _isin(article_codes, band_codes)
     )
     name_codes, name_counts = _earlier_pairs(
-        postings["name"], signatures.name_key, signatures.name_article + base, NAME_MIN_SHARED
-    )
+        postings["name"], signatures.name_key, signatures.name_article, sets["name"], base,
+        NAME_MIN_SHARED,
+    )  # fmt: skip
     title_codes, title_counts = _earlier_pairs(
-        postings["title"], signatures.title_key, signatures.title_article + base
+        postings["title"], signatures.title_key, signatures.title_article, sets["title"], base
     )
-    passage_codes = _pair_codes(later[passing], earlier[passing])
-    passage_codes_unique = _unique(passage_codes)
+    with_passages = passages.article_passages > 0
     candidates = _unique(
-        np.concatenate([passage_codes_unique, article_codes[possible], band_codes, name_codes])
+        np.concatenate([article_codes[with_passages | possible], band_codes, name_codes])
     )
-    relevant = _isin(title_codes, candidates)
+    relevant = _isin(title_codes, candidates)  # headline words count only beside other links
     codes = _unique(np.concatenate([candidates, title_codes[relevant]]))
 
     def at_pairs(found_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -906,7 +1047,7 @@ def _gather_evidence(
         column[np.searchsorted(codes, found_codes)] = values
         return column
 
-    pair_later, pair_earlier = codes >> ITEM_BITS, codes & _ITEM_MASK
+    later, earlier = codes >> ITEM_BITS, codes & _ITEM_MASK
     shared_anchors = at_pairs(article_codes[possible], article_shared[possible])
     bands = at_pairs(band_codes, band_counts)
     names = at_pairs(name_codes, name_counts)
@@ -914,7 +1055,7 @@ def _gather_evidence(
 
     # How near a duplicate: Jaccard of the anchor samples, or containment of the shorter body
     # when it is at least TRUNCATION_MIN_LENGTH_RATIO of the longer; MinHash bands otherwise.
-    own, others = anchors[pair_later], anchors[pair_earlier]
+    own, others = anchors[later], anchors[earlier]
     shorter, longer = np.minimum(own, others), np.maximum(own, others)
     with np.errstate(divide="ignore", invalid="ignore"):
         jaccard = shared_anchors / (own + others - shared_anchors)
@@ -927,29 +1068,32 @@ def _gather_evidence(
         by_anchors, np.maximum(jaccard, contained), np.where(bands > 0, by_bands, 0.0)
     )
     title_count, name_count = index._titles.array, index._names.array
-    title_sum = title_count[pair_later] + title_count[pair_earlier]
-    smaller_names = np.minimum(name_count[pair_later], name_count[pair_earlier])
+    title_sum = title_count[later] + title_count[earlier]
+    smaller_names = np.minimum(name_count[later], name_count[earlier])
     with np.errstate(divide="ignore", invalid="ignore"):
         title = np.where(title_sum > 0, 2 * titles / title_sum, 0.0)
         overlap = np.where(
             (names >= NAME_MIN_SHARED) & (smaller_names > 0), names / smaller_names, 0.0
         )
-    local = np.arange(articles + 1) + base
+    local = np.arange(signatures.articles + 1) + base
     return _Evidence(
-        pair_later=pair_later,
-        pair_earlier=pair_earlier,
-        pair_start=np.searchsorted(pair_later, local),
+        pair_later=later,
+        pair_earlier=earlier,
+        pair_start=np.searchsorted(later, local),
         copy_score=copy_score,
         title=title,
         names=overlap,
-        pair_passages=_isin(codes, passage_codes_unique),
-        passage_later=later[passing],
-        passage_earlier=earlier[passing],
-        passage_paragraph=left[passing],
-        passage_other=right[passing],
-        passage_similarity=similarity[passing],
-        passage_cover=covered[passing],
-        passage_start=np.searchsorted(later[passing], local),
+        pair_passages=at_pairs(
+            article_codes[with_passages], passages.article_passages[with_passages]
+        ),
+        passage_article=passages.article,
+        passage_paragraph=passages.paragraph,
+        passage_similarity=passages.similarity,
+        passage_cover=passages.cover,
+        passage_first=passages.first,
+        carrier_passage=passages.carrier_passage,
+        carrier_article=passages.carrier_article,
+        carrier_start=np.searchsorted(passages.article[passages.carrier_passage], local),
     )
 
 
@@ -996,50 +1140,26 @@ def _story_joins(
     return bool(joins) and matched_words + matched + title > 0
 
 
-@dataclass(slots=True)
-class _Coverage:
-    """Per new article (local): what its passages cover over all candidates; per later
-    paragraph with a passage: its best cover and its closest match."""
-
-    matched: list[int]  # paragraphs covered at least passage_similarity_threshold
-    matched_words: list[float]  # words covered (each paragraph's words times its best cover)
-    best: np.ndarray  # per paragraph: its closest match (an index into the passages)
-
-
-def _coverage(
-    evidence: _Evidence, words: np.ndarray, paragraph_base: int, base: int, articles: int,
-    threshold: float,
-) -> _Coverage:  # fmt: skip
-    """Coverage over all candidates; a paragraph's closest match has the highest similarity,
-    then the earliest article, then that article's earliest paragraph."""
+def _closest_passages(evidence: _Evidence) -> np.ndarray:
+    """Per later paragraph with passages, its closest match (an index into the passage sets):
+    the highest similarity, then the earliest carrier (the earliest article, then its earliest
+    paragraph: paragraph numbers grow with article numbers)."""
     paragraph = evidence.passage_paragraph
-    if len(paragraph) == 0:
-        return _Coverage([0] * articles, [0.0] * articles, np.empty(0, dtype=np.int64))
     starts = _group_starts(paragraph)
+    if len(starts) == 0:
+        return starts
     counts = np.diff(np.r_[starts, len(paragraph)])
-    cover = np.maximum.reduceat(evidence.passage_cover, starts)
-    similarity = np.maximum.reduceat(evidence.passage_similarity, starts)
-    rank = np.where(
-        evidence.passage_similarity == np.repeat(similarity, counts),
-        _pair_codes(evidence.passage_earlier, evidence.passage_other),
-        np.iinfo(np.int64).max,
-    )
+    similarity = evidence.passage_similarity
+    at_top = similarity == np.repeat(np.maximum.reduceat(similarity, starts), counts)
+    rank = np.where(at_top, evidence.passage_first, np.iinfo(np.int64).max)
     at_best = np.flatnonzero(rank == np.repeat(np.minimum.reduceat(rank, starts), counts))
-    best = at_best[_group_starts(paragraph[at_best])]
-    owner = evidence.passage_later[starts] - base
-    words_covered = words[paragraph[starts] - paragraph_base] * cover
-    return _Coverage(
-        matched=np.bincount(owner, weights=cover >= threshold, minlength=articles)
-        .astype(np.int64)
-        .tolist(),
-        matched_words=np.bincount(owner, weights=words_covered, minlength=articles).tolist(),
-        best=best,
-    )
+    return at_best[_group_starts(paragraph[at_best])]
 
 
 @dataclass(slots=True)
 class _Decisions:
-    """Per new article (local): its story, and the words its story already printed."""
+    """What was decided for the new articles: stories created, near duplicates, and per new
+    article (local) the words of it its story had already printed."""
 
     created: int
     copies: int
@@ -1054,120 +1174,247 @@ def _decisive(
     never joins, whatever else links it."""
     later = evidence.pair_later - base
     return (
-        evidence.pair_passages
+        (evidence.pair_passages > 0)
         | (evidence.pair_earlier == best_copy[later])
         | (evidence.title >= TITLE_ALONE)
         | ((evidence.title > 0) & (total_words[later] == 0))
     )
 
 
+# Story keys of new articles before they are decided: "the story article (REF + local) will
+# be in"; below REF, a story number.
+_REF = 1 << 31
+
+
+def _predicted_stories(
+    index: StoryIndex,
+    evidence: _Evidence,
+    decisive: np.ndarray,
+    best_copy: np.ndarray,
+    signed: SignedBatch,
+    base: int,
+    window: float,
+) -> np.ndarray:
+    """Per new article (local), the story it will likely join, as a story key: of its decisive
+    candidates whose dates agree, its copy's story, else the one with the most passages (the
+    earliest on a tie); else a new story of its own. Only a guess: `_decide` checks it."""
+    articles = len(signed)
+    days = np.full((articles, 2), np.nan)
+    for local, readings in enumerate(signed.days):
+        days[local, : len(readings)] = readings
+    chosen = np.flatnonzero(decisive)
+    later, earlier = evidence.pair_later[chosen] - base, evidence.pair_earlier[chosen]
+    # The window of the earlier article's story (new articles: their own day).
+    known = earlier < base
+    first = days[np.maximum(earlier - base, 0), 0]
+    last = first.copy()
+    story = index.story_of[earlier[known]]
+    first[known], last[known] = index.story_first[story], index.story_last[story]
+    agree = np.isnan(days[later, 0]) | np.isnan(first)
+    for reading in (0, 1):
+        agree |= (days[later, reading] >= first - window) & (days[later, reading] <= last + window)
+    chosen, later = chosen[agree], later[agree]
+    copies = evidence.pair_earlier[chosen] == best_copy[later]
+    order = np.lexsort(
+        (evidence.pair_earlier[chosen], -evidence.pair_passages[chosen], ~copies, later)
+    )
+    first_pair = order[_group_starts(later[order])]
+    candidate = np.full(articles, -1, dtype=np.int64)
+    candidate[later[first_pair]] = evidence.pair_earlier[chosen][first_pair]
+    in_index = candidate[(candidate >= 0) & (candidate < base)]
+    story_of = dict(zip(in_index.tolist(), index.story_of[in_index].tolist(), strict=True))
+    keys: list[int] = []
+    for local, other in enumerate(candidate.tolist()):
+        if other < 0:
+            keys.append(_REF + local)
+        else:
+            keys.append(story_of[other] if other < base else keys[other - base])
+    return np.array(keys, dtype=np.int64)
+
+
+@dataclass(slots=True)
+class _StoryGroups:
+    """For some new articles: the stories (by key) of their decisive candidates, each with its
+    evidence [story key, copies, words in common, passages in common, headline Dice, name
+    overlap]; `start` says where each article's stories start (and end)."""
+
+    start: list[int]
+    stories: list[list]
+
+
+def _story_groups(
+    evidence: _Evidence,
+    key_of: Callable[[np.ndarray], np.ndarray],
+    decisive: np.ndarray,
+    best_key: np.ndarray,
+    words: np.ndarray,
+    paragraph_base: int,
+    articles: tuple[int, int],
+    base: int,
+    threshold: float,
+) -> _StoryGroups:
+    """Evidence per (new article, story key) for the new articles [first, end), given the key
+    of articles (`key_of`: article numbers to keys) and of each new article's copy (-1 if
+    none)."""
+    first, end = articles
+    pairs = slice(evidence.pair_start[first], evidence.pair_start[end])
+    later = evidence.pair_later[pairs] - base - first
+    code = (later << 32) | key_of(evidence.pair_earlier[pairs])
+    order = np.argsort(code, kind="stable")
+    code = code[order]
+    starts = _group_starts(code)
+    count = len(starts)
+    if count:
+        wanted = np.flatnonzero(np.maximum.reduceat(decisive[pairs][order], starts))
+        title = np.maximum.reduceat(evidence.title[pairs][order], starts)[wanted]
+        names = np.maximum.reduceat(evidence.names[pairs][order], starts)[wanted]
+        group_code = code[starts][wanted]
+    else:
+        title = names = group_code = starts
+    group_article, group_key = group_code >> 32, group_code & 0xFFFFFFFF
+    copies = best_key[group_article + first] == group_key
+
+    # Per (article, story): paragraphs covered (best cover per paragraph) and their words.
+    matched = np.zeros(len(group_code), dtype=np.int64)
+    matched_words = np.zeros(len(group_code))
+    rows = slice(evidence.carrier_start[first], evidence.carrier_start[end])
+    passage, key = evidence.carrier_passage[rows], key_of(evidence.carrier_article[rows])
+    if len(passage):
+        # Carriers of a set mostly share a story: keep one row per run of the same story.
+        change = np.r_[True, (passage[1:] != passage[:-1]) | (key[1:] != key[:-1])]
+        passage, key = passage[change], key[change]
+        paragraph = evidence.passage_paragraph[passage]
+        row_code = ((evidence.passage_article[passage] - base - first) << 32) | key
+        order = np.lexsort((paragraph, row_code))
+        row_code, paragraph = row_code[order], paragraph[order]
+        cover = evidence.passage_cover[passage][order]
+        paragraph_starts = np.flatnonzero(
+            np.r_[True, (row_code[1:] != row_code[:-1]) | (paragraph[1:] != paragraph[:-1])]
+        )
+        cover = np.maximum.reduceat(cover, paragraph_starts)
+        row_code, paragraph = row_code[paragraph_starts], paragraph[paragraph_starts]
+        group = np.searchsorted(group_code, row_code)  # passages make their pairs decisive
+        matched += np.bincount(group, weights=cover >= threshold, minlength=len(group_code)).astype(
+            np.int64
+        )
+        matched_words += np.bincount(
+            group, weights=words[paragraph - paragraph_base] * cover, minlength=len(group_code)
+        )
+    return _StoryGroups(
+        start=np.searchsorted(group_article, np.arange(end - first + 1)).tolist(),
+        stories=[
+            list(values)
+            for values in zip(
+                group_key.tolist(),
+                copies.tolist(),
+                matched_words.tolist(),
+                matched.tolist(),
+                title.tolist(),
+                names.tolist(),
+                strict=True,
+            )
+        ],
+    )
+
+
 def _decide(
     index: StoryIndex,
     evidence: _Evidence,
-    coverage: _Coverage,
     best_copy: np.ndarray,
     signed: SignedBatch,
     base: int,
     settings: Settings,
 ) -> _Decisions:
-    """Decide each new article in order: its story (an existing one with enough evidence,
-    the strongest first, else a new one) and the original it copies."""
+    """Decide each new article in order: its story (of the stories with enough evidence, the
+    one it copies, else the most words in common, then the most passages, the closest
+    headline and names, the oldest story; else a new one) and the original it copies.
+
+    The evidence per story is gathered for the whole batch at once, with the stories of new
+    articles guessed (`_predicted_stories`). An article whose links to new articles all went
+    as guessed (each in the guessed story, and no two guessed stories the same) uses it; any
+    other gathers its own from the stories decided so far.
+    """
     articles = len(signed)
-    story_of, root_of = index.story_of, index.root_of
-    words = signed.signatures.article_words
+    signatures = signed.signatures
+    words = signatures.article_words
+    paragraph_words = signatures.paragraph_words
+    paragraph_base = len(index.paragraph_article) - len(signatures.paragraph_article)
+    threshold = settings.passage_similarity_threshold
     decisive = _decisive(evidence, best_copy, words, base)
-    pair_start = evidence.pair_start.tolist()
+    predicted = _predicted_stories(
+        index, evidence, decisive, best_copy, signed, base, settings.story_window_days
+    )
+    story_of, root_of = index.story_of, index.root_of
+
+    def guessed_key(article: np.ndarray) -> np.ndarray:
+        new = article >= base
+        return np.where(new, predicted[np.where(new, article - base, 0)], story_of[article])
+
+    def exact_key(article: np.ndarray) -> np.ndarray:
+        return story_of[article]
+
+    def key_of_copies(key_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        return np.where(best_copy >= 0, key_of(np.maximum(best_copy, 0)), -1)
+
+    groups = _story_groups(
+        evidence, guessed_key, decisive, key_of_copies(guessed_key), paragraph_words,
+        paragraph_base, (0, articles), base, threshold,
+    )  # fmt: skip
+    in_batch = evidence.pair_earlier >= base
+    linked_start = np.searchsorted(evidence.pair_later[in_batch] - base, np.arange(articles + 1))
+    linked = (evidence.pair_earlier[in_batch] - base).tolist()
+    linked_start = linked_start.tolist()
+    missed: set[int] = set()  # new articles not in the story guessed for them
     best_list = best_copy.tolist()
     total_words = words.tolist()
+    keys = predicted.tolist()
     window = settings.story_window_days
     created = copies = 0
     found_words = [0.0] * articles
     for local in range(articles):
         article = base + local
-        first_pair, end_pair = pair_start[local], pair_start[local + 1]
-        best = best_list[local]
-        chosen = None
-        if first_pair < end_pair:
-            stories = story_of[evidence.pair_earlier[first_pair:end_pair]]
-            candidates = stories[decisive[first_pair:end_pair]]
-            if len(candidates) and (candidates == candidates[0]).all():
-                # One story to consider: its passages are all the passages found.
-                story = int(candidates[0])
-                days = index.days_of[article]
-                first, last = index.story_first[story], index.story_last[story]
-                if _dates_agree(days, first, last, window):
-                    in_story = stories == story
-                    if best >= 0 or _story_joins(
-                        days,
-                        first,
-                        coverage.matched[local],
-                        coverage.matched_words[local],
-                        float(evidence.title[first_pair:end_pair][in_story].max()),
-                        float(evidence.names[first_pair:end_pair][in_story].max()),
-                        total_words[local],
-                    ):
-                        chosen = story
-                        found_words[local] = coverage.matched_words[local]
-            elif len(candidates):
-                chosen, found_words[local] = _strongest_story(
-                    index, evidence, local, stories, best, total_words[local], signed, settings
-                )
-        if chosen is None:
+        candidates = groups.stories[groups.start[local] : groups.start[local + 1]]
+        stories = [
+            key if key < _REF else int(story_of[base + key - _REF]) for key, *_rest in candidates
+        ]
+        if (
+            missed and not missed.isdisjoint(linked[linked_start[local] : linked_start[local + 1]])
+        ) or len(set(stories)) < len(stories):
+            own = _story_groups(
+                evidence, exact_key, decisive, key_of_copies(exact_key), paragraph_words,
+                paragraph_base, (local, local + 1), base, threshold,
+            )  # fmt: skip
+            candidates = own.stories
+            stories = [key for key, *_rest in candidates]
+        days = index.days_of[article]
+        ranked = []
+        for story, (_key, copied, shared_words, shared, title, names) in zip(
+            stories, candidates, strict=True
+        ):
+            first, last = index.story_first[story], index.story_last[story]
+            if _dates_agree(days, first, last, window) and (
+                copied
+                or _story_joins(days, first, shared, shared_words, title, names, total_words[local])
+            ):
+                ranked.append(((copied, shared_words, shared, title, names, -story), story))
+        if ranked:
+            (_copied, found_words[local], *_rest), chosen = max(ranked)
+        else:
             chosen = index._story_named(signed.article_ids[local])
             created += 1
         index._join(article, chosen)
+        key = keys[local]
+        if key < _REF:
+            guessed = key
+        else:  # in the story of an article of this batch (itself: any story)
+            guessed = chosen if key == _REF + local else int(story_of[base + key - _REF])
+        if chosen != guessed:
+            missed.add(local)
+        best = best_list[local]
         if best >= 0:
             root_of[article] = root_of[best]
             copies += 1
     return _Decisions(created, copies, found_words)
-
-
-def _strongest_story(
-    index: StoryIndex,
-    evidence: _Evidence,
-    local: int,
-    stories: np.ndarray,
-    best: int,
-    total_words: int,
-    signed: SignedBatch,
-    settings: Settings,
-) -> tuple[int | None, float]:
-    """Among several candidate stories, the one to join (None for a new story), and the words
-    it already printed: the one it copies, else the most words in common, then the most
-    passages, the closest headline and names, the oldest story."""
-    first_pair, end_pair = evidence.pair_start[local], evidence.pair_start[local + 1]
-    first_row, end_row = evidence.passage_start[local], evidence.passage_start[local + 1]
-    row_story = index.story_of[evidence.passage_earlier[first_row:end_row]]
-    row_paragraph = evidence.passage_paragraph[first_row:end_row]
-    row_cover = evidence.passage_cover[first_row:end_row]
-    paragraph_base = len(index.paragraph_article) - len(signed.signatures.paragraph_article)
-    words = signed.signatures.paragraph_words
-    copied_story = int(index.story_of[best]) if best >= 0 else None
-    days = index.days_of[index.article_index[signed.article_ids[local]]]
-    ranked, printed = [], {}
-    for story in set(stories.tolist()):
-        first, last = index.story_first[story], index.story_last[story]
-        if not _dates_agree(days, first, last, settings.story_window_days):
-            continue
-        in_story = stories == story
-        title = float(evidence.title[first_pair:end_pair][in_story].max())
-        names = float(evidence.names[first_pair:end_pair][in_story].max())
-        rows = row_story == story
-        paragraph, cover = row_paragraph[rows], row_cover[rows]
-        if len(paragraph):
-            starts = _group_starts(paragraph)
-            cover = np.maximum.reduceat(cover, starts)
-            paragraph = paragraph[starts]
-        matched = int((cover >= settings.passage_similarity_threshold).sum())
-        matched_words = float((words[paragraph - paragraph_base] * cover).sum())
-        printed[story] = matched_words
-        copies = story == copied_story
-        if copies or _story_joins(days, first, matched, matched_words, title, names, total_words):
-            ranked.append(((copies, matched_words, matched, title, names, -story), story))
-    if not ranked:
-        return None, 0.0
-    chosen = max(ranked)[1]
-    return chosen, printed[chosen]
 
 
 def _assignment_order(articles: pa.Table) -> list[int]:
@@ -1178,23 +1425,6 @@ def _assignment_order(articles: pa.Table) -> list[int]:
         range(articles.num_rows),
         key=lambda row: (published[row] is None, published[row] or _EPOCH, ids[row]),
     )
-
-
-def _bodies(paragraphs: pa.Table, wanted: set[str]) -> dict[str, list[tuple[int, str]]]:
-    """Body paragraphs (not subheadings) of the wanted articles: (position, text) in order."""
-    rows = paragraphs.filter(pc.equal(paragraphs.column("kind"), "paragraph"))
-    bodies: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for article_id, position, text in zip(
-        rows.column("article_id").to_pylist(),
-        rows.column("position").to_pylist(),
-        rows.column("text").to_pylist(),
-        strict=True,
-    ):
-        if article_id in wanted:
-            bodies[article_id].append((position, text))
-    for body in bodies.values():
-        body.sort()
-    return bodies
 
 
 def _with_column(table: pa.Table, name: str, values: list) -> pa.Table:
@@ -1260,27 +1490,24 @@ def assign(
             "pass the sign_batch of the articles being assigned"
         )
     signatures = signed.signatures
-    base = index._append(signed.article_ids, signed.days, signatures)
-    paragraph_base = len(index.paragraph_article) - len(signatures.paragraph_article)
-    evidence = _gather_evidence(index, signatures, base, settings)
-    coverage = _coverage(
-        evidence, signatures.paragraph_words, paragraph_base, base, len(signed),
-        settings.passage_similarity_threshold,
-    )  # fmt: skip
+    base, sets = index._append(signed.article_ids, signed.days, signatures)
+    evidence = _gather_evidence(index, signatures, sets, base, settings)
     best_copy = _best_copies(evidence, len(signed), base, settings.near_duplicate_threshold)
-    decisions = _decide(index, evidence, coverage, best_copy, signed, base, settings)
+    decisions = _decide(index, evidence, best_copy, signed, base, settings)
 
     # One row per paragraph: its closest match, the earliest article on a tie (the likely
     # source). Every match would be quadratic: wire copy carried by hundreds of outlets.
-    best = coverage.best
+    best = _closest_passages(evidence)
     article_ids = index.article_ids
-    later, earlier = evidence.passage_later[best].tolist(), evidence.passage_earlier[best].tolist()
+    other = evidence.passage_first[best]
+    later = evidence.passage_article[best].tolist()
+    earlier = index.paragraph_article[other].tolist()
     shared_passages = pa.Table.from_arrays(
         [
             pa.array([article_ids[article] for article in later], pa.string()),
             pa.array(index.paragraph_position[evidence.passage_paragraph[best]]),
             pa.array([article_ids[article] for article in earlier], pa.string()),
-            pa.array(index.paragraph_position[evidence.passage_other[best]]),
+            pa.array(index.paragraph_position[other]),
             pa.array(np.round(evidence.passage_similarity[best], 4)),
         ],
         schema=arrow_schema("shared_passages"),

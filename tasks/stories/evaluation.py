@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from tasks.settings import Settings
-from tasks.stories.engine import StoryAssignment, StoryIndex, assign
+from tasks.stories.engine import StoryAssignment, StoryIndex, assign, sign_batch
 from tasks.stories.signatures import article_names
 
 START = datetime(2019, 10, 1, 9, 0)
@@ -464,7 +464,8 @@ def evaluate(
     articles: list[EvalArticle], settings: Settings, batch_size: int = 40, seed: int = 5
 ) -> StoryEvaluation:
     """Assign the corpus in shuffled batches, each batch a 'run' that reloads the index from
-    a stand-in warehouse, and score duplicates and stories pairwise."""
+    a stand-in warehouse, and score duplicates and stories pairwise. Each batch is signed
+    first and assigned with its signatures, as the ingest flow does."""
     order = list(articles)
     random.Random(seed).shuffle(order)
     warehouse = StandInWarehouse()
@@ -473,7 +474,8 @@ def evaluate(
         for start in range(0, len(order), batch_size):
             index = StoryIndex.load(warehouse.connection)
             table, paragraphs = corpus_tables(order[start : start + batch_size])
-            assignment = assign(index, table, paragraphs, settings)
+            signed = sign_batch(table, paragraphs)
+            assignment = assign(index, table, paragraphs, settings, signed=signed)
             warehouse.land(assignment)
             for row in assignment.articles.select(
                 ["article_id", "story_id", "duplicate_of"]

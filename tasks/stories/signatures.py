@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 SIGNATURE_VERSION = 1
 # Words are lower-cased, a plural-like trailing 's' dropped, and cut to this many characters:
@@ -36,7 +37,17 @@ _INITIALISM_RE = re.compile(r"([A-Z])\.([A-Z])\.(?:([A-Z])\.)?")
 # A capitalized word after a word (or a comma) and a space, up to an apostrophe or hyphen.
 _NAME_RE = re.compile(r"[A-Z](?:(?<=[^\W_] [A-Z])|(?<=[^\W_], [A-Z]))[^\W_]*")
 # Punctuation read as a space when splitting bodies into words (faster than a regex).
-_SPACES = str.maketrans(dict.fromkeys(string.punctuation + "’‘“”„«»‹›—–‐‑…·•′″¡¿§¶†‡", " "))
+_PUNCTUATION = string.punctuation + "’‘“”„«»‹›—–‐‑…·•′″¡¿§¶†‡"
+_SPACES = str.maketrans(dict.fromkeys(_PUNCTUATION, " "))
+# A batch's paragraphs are joined with this character and split in one numpy pass: str.split
+# reads it as whitespace, lower() keeps it, and cleaned paragraphs never hold it (checked:
+# otherwise they are split one at a time, the reference way).
+_JOIN = "\x1e"
+# Code points from here on are neither whitespace nor split punctuation (a test checks).
+_TABLE_END = 0x3001
+_WHITESPACE = np.array([chr(code).isspace() for code in range(_TABLE_END)] + [False])
+_WORD_BREAKS = _WHITESPACE.copy()
+_WORD_BREAKS[[ord(character) for character in _PUNCTUATION]] = True
 
 
 def _word_set(text: str) -> frozenset[str]:
@@ -83,7 +94,13 @@ def token_ids(tokens: Sequence[str]) -> np.ndarray:
     """uint64 ids of words: a trailing 's' of a 4- or 5-letter word dropped, then cut to
     TOKEN_PREFIX characters (numpy truncates fixed-width strings, vectorized)."""
     width = TOKEN_PREFIX + 1
-    codes = np.array(tokens, dtype=f"<U{width}").view(np.uint32).reshape(-1, width).copy()
+    return _prefix_ids(np.array(tokens, dtype=f"<U{width}").view(np.uint32).reshape(-1, width))
+
+
+def _prefix_ids(codes: np.ndarray) -> np.ndarray:
+    """token_ids of words given as rows of their first TOKEN_PREFIX + 1 code points (zeros
+    after a shorter word)."""
+    codes = codes.copy()
     last = (codes != 0).sum(axis=1) - 1
     rows = np.arange(len(codes))
     plural = (last >= 3) & (last < TOKEN_PREFIX) & (codes[rows, np.maximum(last, 0)] == ord("s"))
@@ -103,12 +120,85 @@ class Shingles:
     paragraph: np.ndarray  # int64: index into the paragraphs given
 
 
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """The words of many paragraphs: code points of all of them, and per word where it starts
+    and ends in those and which paragraph it is in."""
+
+    codes: np.ndarray  # uint32
+    start: np.ndarray
+    end: np.ndarray
+    paragraph: np.ndarray
+
+
+def _split_words(texts: Sequence[str], breaks: np.ndarray, lower: bool) -> _Words | None:
+    """The words of all paragraphs in one pass: text.split() (after lower() and reading
+    punctuation as spaces, for _WORD_BREAKS) of each. None if a paragraph holds _JOIN."""
+    joined = _JOIN.join(texts)
+    if joined.count(_JOIN) != len(texts) - 1:
+        return None
+    if lower:
+        joined = joined.lower()  # case rules look no further than _JOIN (not case-ignorable)
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    inside = ~breaks[np.minimum(codes, _TABLE_END)]
+    edges = np.diff(inside.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    start, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    joins = np.flatnonzero(codes == ord(_JOIN))
+    return _Words(codes, start, end, np.searchsorted(joins, start))
+
+
+def _word_ids(words: _Words) -> np.ndarray:
+    """token_ids of the words, from their code points, one column (character) at a time."""
+    length = words.end - words.start
+    top = max(len(words.codes) - 1, 0)
+    columns = [
+        np.where(length > column, words.codes[np.minimum(words.start + column, top)], 0)
+        for column in range(TOKEN_PREFIX + 1)
+    ]
+    # As token_ids: the last non-zero code point of the first TOKEN_PREFIX + 1 ...
+    last = sum((column != 0).astype(np.int64) for column in columns) - 1
+    for column in range(3, TOKEN_PREFIX):  # ... an 's' ending a 4- or 5-letter word is dropped
+        plural = (last == column) & (columns[column] == ord("s"))
+        columns[column] = np.where(plural, 0, columns[column])
+    ids = np.zeros(len(length), dtype=np.uint64)
+    for column in columns[:TOKEN_PREFIX]:
+        ids = ids * np.uint64(1_000_003) + column.astype(np.uint64)
+    return mix64(ids)
+
+
+def paragraph_words_and_shingles(texts: Sequence[str]) -> tuple[np.ndarray, Shingles]:
+    """Words of each paragraph (as paragraph_words counts them) and shingle_paragraphs(texts),
+    from one pass over the text."""
+    words = _split_words(texts, _WORD_BREAKS, lower=True) if texts else None
+    if words is None:
+        counts = np.fromiter(
+            (len(text.split()) for text in texts), dtype=np.int64, count=len(texts)
+        )
+        return counts, _shingles(*_paragraph_token_ids(texts))
+    # lower() turns no character into whitespace or back: the whitespace of the lower-cased
+    # text splits it into the same words as the original.
+    spaces = _WHITESPACE[np.minimum(words.codes, _TABLE_END)]
+    starts = np.flatnonzero(~spaces & np.r_[True, spaces[:-1]])
+    joins = np.flatnonzero(words.codes == ord(_JOIN))
+    counts = np.bincount(np.searchsorted(joins, starts), minlength=len(texts))
+    return counts, _shingles(_word_ids(words), words.paragraph)
+
+
 def shingle_paragraphs(texts: Sequence[str]) -> Shingles:
     """Hashes of every run of SHINGLE_WORDS words inside each paragraph (none across two)."""
+    return paragraph_words_and_shingles(texts)[1]
+
+
+def _paragraph_token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids, paragraph of each) one paragraph at a time: the reference for _split_words."""
     token_lists = [text.lower().translate(_SPACES).split() for text in texts]
     lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=len(texts))
     ids = token_ids([token for tokens in token_lists for token in tokens])
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    return ids, np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+
+
+def _shingles(ids: np.ndarray, owner: np.ndarray) -> Shingles:
+    """Hashes of every run of SHINGLE_WORDS consecutive ids of the same owner."""
     span = SHINGLE_WORDS - 1
     if len(ids) <= span:
         return Shingles(np.empty(0, np.uint64), np.empty(0, np.int64))
@@ -164,6 +254,11 @@ def _salted_groups(
     """(owner, key) of each group's words, unique per owner, with one numpy pass for all."""
     owner = np.repeat(np.arange(len(groups), dtype=np.int64), [len(group) for group in groups])
     keys = mix64(token_ids([word for group in groups for word in group]) ^ salt)
+    return _unique_per_owner(owner, keys)
+
+
+def _unique_per_owner(owner: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, key) pairs sorted, each once."""
     order = np.lexsort((keys, owner))
     owner, keys = owner[order], keys[order]
     first = np.ones(len(keys), dtype=bool)
@@ -200,6 +295,38 @@ def name_keys(names: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     return _salted_groups(names, _NAME_SALT)
 
 
+def body_name_keys(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """name_keys of the article_names of bodies (paragraphs joined by newlines), counting the
+    names of all articles at once: the most frequent NAMES_PER_ARTICLE of each, the first
+    seen on a tie (as Counter.most_common picks them)."""
+    found = [_NAME_RE.findall(_INITIALISM_RE.sub(r"\1\2\3", body)) for body in bodies]
+    owner = np.repeat(np.arange(len(bodies), dtype=np.int64), [len(words) for words in found])
+    # Number the words as found (first seen first), then their lower-cased forms.
+    spelled, spellings = pd.factorize(
+        np.array([word for words in found for word in words], dtype=object)
+    )
+    lowered, vocabulary = pd.factorize(np.array([word.lower() for word in spellings], dtype=object))
+    ids = lowered[spelled].astype(np.int64)
+    vocabulary = list(vocabulary)
+    dropped = np.array(
+        [len(word) < 2 or word in NAME_STOPWORDS for word in vocabulary] + [True], dtype=bool
+    )
+    kept = ~dropped[ids]
+    owner, ids = owner[kept], ids[kept]
+    # Per (article, name): how often, and where first (a stable sort keeps first ones first).
+    order = np.argsort((owner << 32) | ids, kind="stable")
+    code = ((owner << 32) | ids)[order]
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else code
+    frequency = np.diff(np.r_[starts, len(code)])
+    name_owner, name_id, first_seen = owner[order][starts], ids[order][starts], order[starts]
+    ranked = np.lexsort((first_seen, -frequency, name_owner))
+    name_owner, name_id = name_owner[ranked], name_id[ranked]
+    owner_start = np.searchsorted(name_owner, name_owner)
+    top = np.arange(len(name_owner)) - owner_start < NAMES_PER_ARTICLE
+    keys = mix64(token_ids(vocabulary)[name_id[top]] ^ _NAME_SALT)
+    return _unique_per_owner(name_owner[top], keys)
+
+
 def as_signed(keys: np.ndarray) -> np.ndarray:
     """uint64 keys as the int64 a BIGINT column holds (same bits)."""
     return np.asarray(keys, dtype=np.uint64).view(np.int64)
@@ -213,13 +340,3 @@ def as_unsigned(keys: np.ndarray) -> np.ndarray:
 def paragraph_words(text: str) -> int:
     """Words in a paragraph, as word_count counts them (split on whitespace)."""
     return len(text.split())
-
-
-def paragraph_word_counts(texts: Sequence[str]) -> np.ndarray:
-    """Words of each paragraph, as paragraph_words counts them."""
-    return np.fromiter((len(text.split()) for text in texts), dtype=np.int64, count=len(texts))
-
-
-def batch_names(bodies: Sequence[Sequence[tuple[int, str]]]) -> list[list[str]]:
-    """article_names of each body given as (position, text) paragraphs."""
-    return [article_names([text for _position, text in body]) for body in bodies]
