@@ -422,3 +422,18 @@ def test_name_keys_of_bodies_match_counting_each_article():
     assert np.array_equal(owner, want_owner)
     assert np.array_equal(keys, want_keys)
     assert len(set(owner.tolist())) > 30
+
+
+def test_minhash_in_chunks_matches_one_owner_at_a_time():
+    """Owners whose hashes straddle the 32,768-hash chunks, a long last owner included."""
+    from tasks.stories import signatures as sig
+
+    rng = np.random.default_rng(7)
+    sizes = [5, 40_000, 3, 20_000, 1, 70_000]
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    hashes = rng.integers(0, 2**63, size=len(owner), dtype=np.uint64)
+    chunked = sig.minhash_signatures(hashes, owner, len(sizes) + 1)
+    for number in range(len(sizes)):
+        alone = sig.minhash_signatures(hashes[owner == number], np.zeros(sizes[number], int), 1)
+        assert (chunked[number] == alone[0]).all()
+    assert (chunked[len(sizes)] == 0xFFFFFFFF).all(), "an owner without hashes"

@@ -231,7 +231,9 @@ def minhash_signatures(hashes: np.ndarray, owner: np.ndarray, owners: int) -> np
     if len(hashes) == 0:
         return signatures
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    chunk_starts = np.unique(starts[np.searchsorted(starts, np.arange(0, len(hashes), 32_768))])
+    # Each chunk starts where the owner holding every 32,768th hash starts.
+    holding = np.searchsorted(starts, np.arange(0, len(hashes), 32_768), side="right") - 1
+    chunk_starts = np.unique(starts[holding])
     chunk_ends = np.r_[chunk_starts[1:], len(hashes)]
     for first, stop in zip(chunk_starts.tolist(), chunk_ends.tolist(), strict=True):
         mixed = hashes[first:stop, None] * _PERMUTATION_A[None, :] + _PERMUTATION_B[None, :]
