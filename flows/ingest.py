@@ -1,5 +1,6 @@
 """The ingest flow: discover, process batches in parallel, land them in one transaction."""
 
+import gc
 import json
 import os
 import time
@@ -203,6 +204,11 @@ def ingest(
                     landing.add(tables)
                     land_seconds += time.perf_counter() - land_started
                     progress.advance(batch.result.files_seen)
+                    # A batch leaves large arrays in reference cycles that Python's
+                    # allocation-count gc reaches too late: peak memory grew ~100 MB per 1,000
+                    # files (measured: 0.93 GB at 5,000 files, 1.9 GB at 15,000; with this,
+                    # 0.65 and 0.73 GB).
+                    gc.collect()
                 stage_seconds["batches_wall"] = time.perf_counter() - mark
                 stage_seconds.update(tally.batch_seconds)
                 stage_seconds["stories"] = story_seconds

@@ -31,7 +31,7 @@ class TimedBatch:
     signed: SignedBatch | None = None  # story signatures of the batch's articles
 
 
-@task(name="process-batch", cache_policy=NONE)
+@task(name="process-batch", cache_policy=NONE, cache_result_in_memory=False)
 def process_batch_task(
     sources: Sequence[SourceFile], rules: RuleSet, settings: Settings, context: RunContext
 ) -> TimedBatch:

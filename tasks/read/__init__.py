@@ -10,6 +10,12 @@ from tasks.documents import SourceFile
 from tasks.read.engine import discover_files
 
 
-@task(name="discover-files", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+@task(
+    name="discover-files",
+    cache_policy=NONE,
+    cache_result_in_memory=False,
+    retries=2,
+    retry_delay_seconds=1,
+)
 def discover_task(sources: Sequence[str | Path]) -> list[SourceFile]:
     return discover_files(sources)

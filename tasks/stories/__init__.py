@@ -11,17 +11,29 @@ from tasks.stories.engine import SignedBatch, StoryAssignment, StoryIndex, assig
 from warehouse.stories import landed_sources, read_story_index_rows_at
 
 
-@task(name="load-story-index", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+@task(
+    name="load-story-index",
+    cache_policy=NONE,
+    cache_result_in_memory=False,
+    retries=2,
+    retry_delay_seconds=1,
+)
 def load_story_index_task(root: Path, settings: Settings) -> StoryIndex:
     return StoryIndex.from_rows(*read_story_index_rows_at(root, settings.story_index_days))
 
 
-@task(name="landed-sources", cache_policy=NONE, retries=2, retry_delay_seconds=1)
+@task(
+    name="landed-sources",
+    cache_policy=NONE,
+    cache_result_in_memory=False,
+    retries=2,
+    retry_delay_seconds=1,
+)
 def landed_sources_task(root: Path) -> frozenset[tuple[str, str]]:
     return landed_sources(root)
 
 
-@task(name="assign-stories", cache_policy=NONE)
+@task(name="assign-stories", cache_policy=NONE, cache_result_in_memory=False)
 def assign_stories_task(
     index: StoryIndex,
     articles: pa.Table,
