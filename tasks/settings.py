@@ -18,6 +18,8 @@ class Settings:
     catalog: str = ""
     batch_size: int = 1000
     max_file_bytes: int = 5_000_000
+    # Objects (s3:// and other fsspec URLs) of one batch are fetched by this many threads.
+    object_read_threads: int = 16
     # A file whose decoded text has more than this share of control characters is binary.
     max_control_char_ratio: float = 0.01
     # Lines with at least this many words and a sentence ending count as prose.

@@ -13,7 +13,12 @@ from conftest import SEEDS
 from conftest import query_warehouse as _query
 
 from tasks.documents import SourceFile
-from tasks.read.engine import SourceNotFoundError, discover_files, read_document
+from tasks.read.engine import (
+    SourceNotFoundError,
+    discover_files,
+    read_document,
+    read_documents,
+)
 from tasks.settings import Settings
 from warehouse.lake import WarehouseError, connect
 from warehouse.maintenance import compact
@@ -199,6 +204,36 @@ def test_read_object_on_an_unknown_bucket_is_quarantined_not_raised(s3):
     source = SourceFile(Path("no-such-bucket/a.txt"), "s3://no-such-bucket/a.txt", 10)
     document = read_document(source, SETTINGS)
     assert document.rejection.check_name == "unreadable"
+
+
+def test_read_documents_fetches_objects_concurrently_in_source_order(s3, tmp_path, monkeypatch):
+    objects = {f"batch/{n:02d}.txt": f"{PROSE}page {n}\n".encode() for n in range(12)}
+    make_bucket(s3, "concurrent", objects)
+    local = tmp_path / "local.txt"
+    local.write_text(PROSE)
+    (local_source,) = discover_files([local])
+    remote = discover_files(["s3://concurrent/batch/"])
+    missing = SourceFile(Path("concurrent/gone.txt"), "s3://concurrent/batch/gone.txt", 10)
+    sources = [*remote[:5], local_source, missing, *remote[5:]]
+    in_flight = peak = 0
+    real_read = read_document
+
+    def counting_read(source, settings):
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return real_read(source, settings)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr("tasks.read.engine.read_document", counting_read)
+    documents = read_documents(sources, replace(SETTINGS, object_read_threads=4))
+    assert peak > 1  # several objects were in flight at once
+    assert [document.source for document in documents] == sources
+    assert documents == [real_read(source, SETTINGS) for source in sources]
+    assert documents[6].rejection.check_name == "unreadable"
+    assert documents[-1].text.endswith("page 11\n")
 
 
 def test_ingest_from_an_s3_inbox(s3, tmp_path, prefect_harness):

@@ -14,7 +14,7 @@ from tasks.clean.learned import LearnedCounts, LineCounts, learned_keys, page_li
 from tasks.clean.rules import RuleSet
 from tasks.documents import DecodedDocument, Rejection, SourceFile
 from tasks.extract.engine import ExtractedArticle, extract_article
-from tasks.read.engine import normalize_text, read_document
+from tasks.read.engine import normalize_text, read_documents
 from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -247,8 +247,7 @@ def process_batch(
     seen_hashes: set[str] = set()
     decoded: list[DecodedDocument] = []
     other_paths: dict[str, list[str]] = {}  # content first seen in this batch -> later paths
-    for source in sources:
-        doc = read_document(source, settings)
+    for source, doc in zip(sources, read_documents(sources, settings), strict=True):
         digest = doc.content_sha256
         if digest in context.landed_hashes or digest in seen_hashes:
             result.files_skipped += 1
