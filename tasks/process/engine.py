@@ -4,6 +4,8 @@ import logging
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
+from operator import attrgetter
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -92,6 +94,15 @@ class _Rows:
         for name, column in self.columns[table].items():
             column.append(values[name])
 
+    def extend(self, table: str, items: Sequence[object], **constants: object) -> None:
+        """One row per item: `constants` for their columns, the item's attribute of the same
+        name for every other column."""
+        for name, column in self.columns[table].items():
+            if name in constants:
+                column.extend(repeat(constants[name], len(items)))
+            else:
+                column.extend(map(attrgetter(name), items))
+
     def to_tables(self) -> dict[str, pa.Table]:
         return {
             table: pa.Table.from_pydict(columns, schema=arrow_schema(table))
@@ -150,48 +161,15 @@ def _add_article(
         originality=None,
     )
     _add_source(rows, article_id, doc.source.source_uri, context)
-    for paragraph in article.paragraphs:
-        rows.add(
-            "paragraphs",
-            article_id=article_id,
-            position=paragraph.position,
-            kind=paragraph.kind,
-            text=paragraph.text,
-            line_number=paragraph.line_number,
-        )
-    for removal in article.removals:
-        rows.add(
-            "removed_lines",
-            article_id=article_id,
-            line_number=removal.line_number,
-            text=removal.text,
-            rule_id=removal.rule_id,
-            reason=removal.reason,
-        )
-    for caption in article.captions:
-        rows.add(
-            "captions",
-            article_id=article_id,
-            line_number=caption.line_number,
-            text=caption.text,
-            credit=caption.credit,
-        )
-    for quote in article.quotes:
-        rows.add(
-            "quotes",
-            article_id=article_id,
-            position=quote.position,
-            text=quote.text,
-            speaker=quote.speaker,
-        )
-    for source in article.field_sources:
-        rows.add(
-            "field_sources",
-            article_id=article_id,
-            field=source.field,
-            line_number=source.line_number,
-            evidence=source.evidence,
-        )
+    rows_of_article = (
+        ("paragraphs", article.paragraphs),
+        ("removed_lines", article.removals),
+        ("captions", article.captions),
+        ("quotes", article.quotes),
+        ("field_sources", article.field_sources),
+    )
+    for table, items in rows_of_article:
+        rows.extend(table, items, article_id=article_id)
 
 
 def _add_source(rows: _Rows, article_id: str, source_uri: str, context: RunContext) -> None:
