@@ -393,26 +393,33 @@ def command_changes(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def command_quarantine(args: argparse.Namespace) -> int:
+def _outstanding_quarantine(args: argparse.Namespace) -> tuple[list[str], list[tuple]] | int:
+    """The quarantine rows no later run landed, or the exit code of a warehouse error."""
     from warehouse.lake import WarehouseError
     from warehouse.quarantine import outstanding_quarantine
 
     try:
-        columns, rows = outstanding_quarantine(Path(args.warehouse))
+        return outstanding_quarantine(Path(args.warehouse))
     except WarehouseError as error:
         return _fail(str(error))
+
+
+def command_quarantine(args: argparse.Namespace) -> int:
+    outstanding = _outstanding_quarantine(args)
+    if isinstance(outstanding, int):
+        return outstanding
+    columns, rows = outstanding
     print(format_rows(columns, rows, args.format, args.max_width))
     return EXIT_OK
 
 
 def command_retry_quarantine(args: argparse.Namespace) -> int:
-    from warehouse.lake import WarehouseError
-    from warehouse.quarantine import outstanding_quarantine, path_of
+    from warehouse.quarantine import path_of
 
-    try:
-        _, rows = outstanding_quarantine(Path(args.warehouse))
-    except WarehouseError as error:
-        return _fail(str(error))
+    outstanding = _outstanding_quarantine(args)
+    if isinstance(outstanding, int):
+        return outstanding
+    _, rows = outstanding
     paths = sorted({path_of(row[0]) for row in rows}, key=str)
     # Object URLs are passed on as they are: a missing object is quarantined again, with why.
     missing = [path for path in paths if isinstance(path, Path) and not path.exists()]

@@ -272,12 +272,7 @@ def read_document(source: SourceFile, settings: Settings) -> DecodedDocument:
         reason = exc.strerror or str(exc)
         error = f"cannot read the file ({reason}): check that it exists and that it is readable"
         return _rejected(source, None, Rejection("read", "unreadable", error))
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        text, encoding = decode_bytes(data, settings)
-    except DecodeRejected as rejected:
-        return _rejected(source, digest, rejected.rejection)
-    return DecodedDocument(source=source, content_sha256=digest, text=text, encoding=encoding)
+    return _decoded(source, data, settings)
 
 
 def read_documents(sources: Sequence[SourceFile], settings: Settings) -> list[DecodedDocument]:
@@ -320,6 +315,11 @@ def _read_object(source: SourceFile, settings: Settings) -> DecodedDocument:
             "the credentials may read it"
         )
         return _rejected(source, None, Rejection("read", "unreadable", error))
+    return _decoded(source, data, settings)
+
+
+def _decoded(source: SourceFile, data: bytes, settings: Settings) -> DecodedDocument:
+    """The document of bytes read whole: hashed, then decoded or rejected."""
     digest = hashlib.sha256(data).hexdigest()
     try:
         text, encoding = decode_bytes(data, settings)
