@@ -15,6 +15,7 @@ from operator import attrgetter, itemgetter, methodcaller
 
 from tasks.clean.learned import is_learnable, line_key
 from tasks.clean.rules import LineRuleIndex, Rule, RuleSet, fold_case
+from tasks.clean.stopwords import stopword_share
 from tasks.extract.bylines import dated_byline_value
 from tasks.extract.dates import parse_timestamp_line
 from tasks.settings import Settings
@@ -73,6 +74,8 @@ _HEADLINE_PROSE_REACH = 10
 _HEADLINE_MIN_SCORE = 3
 # Lines longer than this are never tested against line rules (captions are shorter).
 _RULE_MAX_WORDS = 90
+# A fragment this long or longer without a function word is a label (one word says too little).
+_LABEL_MIN_WORDS = 2
 
 
 class _Line:
@@ -716,9 +719,22 @@ def _line_weight(line: _Line, settings: Settings) -> float:
         return float(line.words)
     if (line.sentence and line.words >= 3) or line.words >= 2 * settings.prose_min_words:
         return line.words / 2
-    if _is_label_like(line.text) or (line.text.isupper() and line.words <= 6):
+    if (
+        _is_label_like(line.text)
+        or (line.text.isupper() and line.words <= 6)
+        or _is_fragment_without_function_words(line, settings)
+    ):
         return -3 * settings.block_gap_penalty
     return -settings.block_gap_penalty
+
+
+def _is_fragment_without_function_words(line: _Line, settings: Settings) -> bool:
+    """A short line with no stopword of any listed language ("Live Scores", "Weather Radar"):
+    a menu entry or tag rather than text. Neutral (False) in scripts without a list."""
+    return (
+        _LABEL_MIN_WORDS <= line.words <= settings.fragment_max_words
+        and stopword_share(line.text) == 0
+    )
 
 
 def _main_block(lines: list[_Line], rule: Rule, settings: Settings) -> None:

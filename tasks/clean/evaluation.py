@@ -251,7 +251,10 @@ def format_report(report: EvaluationReport, per_page: bool = True) -> str:
         )
     speed = report.docs_per_second
     lines.append(
-        f"cleaning speed: {speed:.1f} docs/s" if speed is not None else "cleaning speed: n/a"
+        f"cleaning speed: {speed:.1f} docs/s (one cold pass, model loading included; "
+        "bench/bench_clean.py measures warm passes)"
+        if speed is not None
+        else "cleaning speed: n/a"
     )
     return "\n".join(lines)
 
