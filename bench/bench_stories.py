@@ -1,7 +1,7 @@
 """Story assignment at scale: an index of 100,000 articles, a new batch of 1,000.
 
 Usage: .venv/bin/python bench/bench_stories.py [--articles 100000] [--batch 1000]
-       [--compare-datasketch]
+       [--bound 50000] [--compare-datasketch]
 
 Synthetic bodies (a Zipf vocabulary of made-up words, capitalized names, 8-20 paragraphs of
 25-70 words) grouped into stories: each story's articles carry two or three of its wire
@@ -11,7 +11,9 @@ paragraphs, lightly edited, and about 5% are near duplicates. Steps, each timed:
 2. load the index from that file (`StoryIndex.load`, the same SQL as on the warehouse);
 3. assign a new batch: half join existing stories (recent ones), half are new stories. Timed
    in two parts as the ingest flow runs them: signing (`sign_batch`, in the batch's worker)
-   and assigning the signed batch (`assign(..., signed=)`, in the main process);
+   and assigning the signed batch (`assign(..., signed=)`, in the main process), unbounded;
+4. bound the index as a run does (`StoryIndex.bound`, Settings.story_index_max_articles):
+   forget the oldest articles down to the bound, timed apart from assigning;
 and reports peak memory (process max RSS, and Python/numpy allocations during each step) and
 how many of the new batch landed in the right story. With --compare-datasketch it also times
 datasketch MinHash + MinHashLSH for the same near-duplicate step (signing and inserting the
@@ -41,6 +43,7 @@ from schemas.arrow import arrow_schema  # noqa: E402
 from tasks.settings import Settings  # noqa: E402
 from tasks.stories import signatures as sig  # noqa: E402
 from tasks.stories.engine import (  # noqa: E402
+    EVICTION_SLACK,
     Postings,
     StoryIndex,
     assign,
@@ -290,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument(
+        "--bound", type=int, default=Settings().story_index_max_articles,
+        help="articles the index is bounded to in step 4 (story_index_max_articles)",
+    )  # fmt: skip
     parser.add_argument("--compare-datasketch", action="store_true")
     parser.add_argument(
         "--index-db", type=Path, help="keep the signed index in this DuckDB file (reused if there)"
@@ -340,13 +347,14 @@ def main(argv: list[str] | None = None) -> int:
             {"article_id": ids, "position": pa.array(positions, pa.int64()),
              "kind": ["paragraph"] * len(ids), "text": texts}
         )  # fmt: skip
+        unbounded = Settings(story_index_max_articles=0)  # step 4 bounds it
         signed, seconds, cpu, _peak_signing = _timed(
             lambda: sign_batch(articles, paragraphs), False
         )
         print(f"3. signed {args.batch} new articles (in a worker): {seconds:.2f} s "
               f"({cpu:.2f} s CPU)")  # fmt: skip
         result, seconds, cpu, peak = _timed(
-            lambda: assign(index, articles, paragraphs, Settings(), signed=signed),
+            lambda: assign(index, articles, paragraphs, unbounded, signed=signed),
             args.trace_memory,
         )
         print(f"   assigned them (main process): {seconds:.2f} s ({cpu:.2f} s CPU, "
@@ -354,11 +362,30 @@ def main(argv: list[str] | None = None) -> int:
               f"{result.stories_created} new stories, {result.near_duplicates} near duplicates, "
               f"{result.shared_passages.num_rows} shared passages")  # fmt: skip
         _report_quality(data, args.articles, result)
+        _bound(index, args.bound, args.batch)
     print(f"resident memory after assigning: {_rss_mb():.0f} MB; "
           f"process peak RSS: {_peak_rss_mb():.0f} MB")  # fmt: skip
     if args.compare_datasketch:
         compare_datasketch(data, args.articles, args.batch, args.trace_memory)
     return 0
+
+
+def _bound(index: StoryIndex, bound: int, batch: int) -> None:
+    """Step 4: forget the oldest articles down to `bound`, as a run does past 1.25 times it."""
+    held, articles = index.nbytes(), len(index)
+    forgotten, seconds, cpu, _peak = _timed(lambda: index.bound(bound), False)
+    if not forgotten:
+        print(f"4. the index ({articles} articles) is within {EVICTION_SLACK} times the bound "
+              f"{bound}: nothing to forget")  # fmt: skip
+        return
+    # In a run the index forgets (EVICTION_SLACK - 1) * bound articles at a time, from
+    # EVICTION_SLACK * bound held: the cost scales with the articles held.
+    every = (EVICTION_SLACK - 1) * bound / batch
+    steady = seconds * EVICTION_SLACK * bound / articles / every
+    print(f"4. bounded the index to {bound} articles: forgot {forgotten} of {articles} in "
+          f"{seconds:.2f} s ({cpu:.2f} s CPU); arrays {held / 2**20:.0f} MB -> "
+          f"{index.nbytes() / 2**20:.0f} MB. A run forgets once every {every:.1f} batches of "
+          f"{batch}: about {steady * 1000:.0f} ms per batch")  # fmt: skip
 
 
 def _report_quality(data: Synthetic, count: int, result) -> None:

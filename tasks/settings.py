@@ -59,6 +59,12 @@ class Settings:
     # The story index (memory) holds articles landed in this many days before the latest
     # landing; older stories take no new articles. 0 keeps every article.
     story_index_days: float = 60.0
+    # Within a run the index holds at most 1.25 times this many articles (1-2 KB each): past
+    # that, it forgets the oldest-inserted down to this many, so a run's memory does not grow
+    # with its size. An article whose story is only in forgotten articles starts a new one:
+    # keep it above what a feed lands in a few days (50,000: 15,000 a day for 3 days and
+    # more). 0: no bound. See docs/stories.md.
+    story_index_max_articles: int = 50_000
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,15 +1,14 @@
 """Stories: signatures, near duplicates, story assignment, originality, incremental reloads."""
 
 import os
-import random
 import subprocess
 import sys
 from datetime import datetime, timedelta
 
 import numpy as np
-import pyarrow as pa
 import pytest
 from conftest import REPO
+from stories_fixtures import article, prose, story_tables
 
 from tasks.settings import Settings
 from tasks.stories import signatures as sig
@@ -18,55 +17,10 @@ from tasks.stories.evaluation import StandInWarehouse, pair_scores
 
 SETTINGS = Settings()
 DAY = datetime(2022, 1, 7, 9, 0)
-# Made-up five-letter words: paragraphs drawn from them share no 4-word run by chance.
-_WORDS = [
-    first + vowel + middle + second_vowel + last
-    for first in "bdfgklm" for vowel in "aeiou" for middle in "nprtv"
-    for second_vowel in "aeiou" for last in "bdgkmnprt"
-][::3]  # fmt: skip
-
-
-def prose(seed: int, words: int = 40) -> str:
-    """A paragraph of made-up words no other seed shares a 4-word run with (in practice)."""
-    rng = random.Random(seed)
-    return " ".join(rng.choice(_WORDS) for _ in range(words)).capitalize() + "."
-
-
-def _tables(articles: list[dict]) -> tuple[pa.Table, pa.Table]:
-    table = pa.table(
-        {
-            "article_id": [article["id"] for article in articles],
-            "title": [article.get("title") for article in articles],
-            "published_at": pa.array(
-                [article.get("published_at") for article in articles], pa.timestamp("us")
-            ),
-            "date_confidence": pa.array(
-                [article.get("date_confidence") for article in articles], pa.string()
-            ),
-        }
-    )
-    rows = [
-        (article["id"], position, text)
-        for article in articles
-        for position, text in enumerate(article["paragraphs"])
-    ]
-    paragraphs = pa.table(
-        {
-            "article_id": [row[0] for row in rows],
-            "position": pa.array([row[1] for row in rows], pa.int64()),
-            "kind": ["paragraph"] * len(rows),
-            "text": [row[2] for row in rows],
-        }
-    )
-    return table, paragraphs
-
-
-def _article(number: int, paragraphs: list[str], **values) -> dict:
-    return {"id": f"{number:032x}", "paragraphs": paragraphs, **values}
 
 
 def _assign(articles: list[dict], index: StoryIndex | None = None, settings=SETTINGS):
-    table, paragraphs = _tables(articles)
+    table, paragraphs = story_tables(articles)
     return assign(index or StoryIndex.empty(), table, paragraphs, settings)
 
 
@@ -147,9 +101,9 @@ def test_an_edited_copy_is_a_near_duplicate_of_the_original_and_a_copy_of_a_copy
     result = _by_id(
         _assign(
             [
-                _article(1, body, published_at=DAY),
-                _article(2, edited, published_at=DAY + timedelta(hours=2)),
-                _article(3, twice, published_at=DAY + timedelta(hours=3)),
+                article(1, body, published_at=DAY),
+                article(2, edited, published_at=DAY + timedelta(hours=2)),
+                article(3, twice, published_at=DAY + timedelta(hours=3)),
             ]
         )
     )
@@ -170,8 +124,8 @@ def test_a_truncated_copy_is_a_near_duplicate_only_if_it_keeps_most_of_the_body(
     result = _by_id(
         _assign(
             [
-                _article(1, body, published_at=DAY),
-                _article(2, body[:kept], published_at=DAY + timedelta(hours=1)),
+                article(1, body, published_at=DAY),
+                article(2, body[:kept], published_at=DAY + timedelta(hours=1)),
             ]
         )
     )
@@ -184,7 +138,7 @@ def test_the_threshold_is_a_setting():
     body = [prose(seed) for seed in range(20, 30)]
     # Four of ten paragraphs rewritten: 6 of 10 shared (containment 0.6, Jaccard 0.43).
     rewritten = [*body[:6], *(prose(seed) for seed in range(30, 34))]
-    articles = [_article(1, body, published_at=DAY), _article(2, rewritten, published_at=DAY)]
+    articles = [article(1, body, published_at=DAY), article(2, rewritten, published_at=DAY)]
     strict = _by_id(_assign(articles))[f"{2:032x}"]
     loose = _by_id(_assign(articles, settings=Settings(near_duplicate_threshold=0.45)))
     assert strict["duplicate_of"] is None
@@ -198,9 +152,9 @@ def _wire_story() -> tuple[list[str], list[dict]]:
     """A wire article and two outlets that wrap three of its paragraphs in their own text."""
     wire = [prose(seed) for seed in range(100, 106)]
     outlets = [
-        _article(2, [prose(200), wire[0], prose(201), wire[2], wire[3]],
+        article(2, [prose(200), wire[0], prose(201), wire[2], wire[3]],
                  published_at=DAY + timedelta(hours=3), title="Allies vow closer ties"),
-        _article(3, [prose(300), prose(301), wire[2], wire[3], wire[5], prose(302)],
+        article(3, [prose(300), prose(301), wire[2], wire[3], wire[5], prose(302)],
                  title="Closer ties vowed by allies"),
     ]  # fmt: skip
     return wire, outlets
@@ -208,7 +162,7 @@ def _wire_story() -> tuple[list[str], list[dict]]:
 
 def test_outlets_rewriting_around_wire_paragraphs_form_one_story_with_their_originality():
     wire, outlets = _wire_story()
-    articles = [_article(1, wire, published_at=DAY, title="Allies pledge closer ties"), *outlets]
+    articles = [article(1, wire, published_at=DAY, title="Allies pledge closer ties"), *outlets]
     assignment = _assign(articles)
     result = _by_id(assignment)
     assert {row["story_id"] for row in result.values()} == {f"{1:032x}"}
@@ -235,8 +189,8 @@ def test_the_same_topic_a_year_later_is_another_story():
     background = wire[4:6]  # the later coverage reuses two background paragraphs
     later = DAY + timedelta(days=365)
     articles = [
-        _article(1, wire, published_at=DAY, title="Allies pledge closer ties"),
-        _article(4, [prose(400), *background, prose(401)], published_at=later,
+        article(1, wire, published_at=DAY, title="Allies pledge closer ties"),
+        article(4, [prose(400), *background, prose(401)], published_at=later,
                  title="Allies pledge closer ties again"),
     ]  # fmt: skip
     result = _by_id(_assign(articles))
@@ -249,10 +203,10 @@ def test_an_ambiguous_day_month_date_agrees_under_either_reading():
     # Printed 01/07/2022 and read month first: 1 July; the story is on 7 January.
     ambiguous = datetime(2022, 1, 7).replace(month=7, day=1)
     articles = [
-        _article(1, wire, published_at=datetime(2022, 1, 7)),
-        _article(2, [prose(600), *wire[:2]], published_at=ambiguous,
+        article(1, wire, published_at=datetime(2022, 1, 7)),
+        article(2, [prose(600), *wire[:2]], published_at=ambiguous,
                  date_confidence="ambiguous_day_month"),
-        _article(3, [prose(700), *wire[:2]], published_at=ambiguous),
+        article(3, [prose(700), *wire[:2]], published_at=ambiguous),
     ]  # fmt: skip
     result = _by_id(_assign(articles))
     assert result[f"{2:032x}"]["story_id"] == f"{1:032x}"
@@ -262,8 +216,8 @@ def test_an_ambiguous_day_month_date_agrees_under_either_reading():
 def test_shared_names_alone_do_not_join_undated_articles():
     names = "Minister Hayashi met Secretary Blinken and Secretary Austin in Washington"
     articles = [
-        _article(1, [prose(800) + f" {names}.", prose(801)], title="Allies meet in Washington"),
-        _article(2, [prose(900) + f" {names}.", prose(901)], title="Allies meet in Washington"),
+        article(1, [prose(800) + f" {names}.", prose(801)], title="Allies meet in Washington"),
+        article(2, [prose(900) + f" {names}.", prose(901)], title="Allies meet in Washington"),
     ]
     result = _by_id(_assign(articles))
     assert result[f"{2:032x}"]["story_id"] == f"{2:032x}"
@@ -272,9 +226,9 @@ def test_shared_names_alone_do_not_join_undated_articles():
 def test_dated_articles_with_the_same_headline_and_names_join_without_shared_text():
     names = "Hayashi met Blinken, Austin and Kishi in Washington"
     articles = [
-        _article(1, [prose(810) + f" Then {names}.", prose(811)],
+        article(1, [prose(810) + f" Then {names}.", prose(811)],
                  title="Allies meet in Washington on space", published_at=DAY),
-        _article(2, [prose(910) + f" Later {names}.", prose(911)],
+        article(2, [prose(910) + f" Later {names}.", prose(911)],
                  title="Allies meet in Washington on space", published_at=DAY),
     ]  # fmt: skip
     result = _by_id(_assign(articles))
@@ -286,7 +240,7 @@ def test_dated_articles_with_the_same_headline_and_names_join_without_shared_tex
 
 def test_a_later_run_joins_stories_of_earlier_runs_and_keeps_their_ids():
     wire, outlets = _wire_story()
-    first_run = [_article(1, wire, published_at=DAY, title="Allies pledge closer ties")]
+    first_run = [article(1, wire, published_at=DAY, title="Allies pledge closer ties")]
     warehouse = StandInWarehouse()
     try:
         one = _assign(first_run)
@@ -311,7 +265,7 @@ def test_a_later_run_joins_stories_of_earlier_runs_and_keeps_their_ids():
 
 def test_signature_rows_rebuild_the_same_index():
     wire, outlets = _wire_story()
-    articles = [_article(1, wire, published_at=DAY), *outlets]
+    articles = [article(1, wire, published_at=DAY), *outlets]
     assignment = _assign(articles)
     warehouse = StandInWarehouse()
     try:
@@ -332,7 +286,7 @@ def test_signature_rows_rebuild_the_same_index():
 
 def test_a_retried_batch_adds_nothing_and_keeps_its_stories():
     wire, outlets = _wire_story()
-    articles = [_article(1, wire, published_at=DAY), *outlets]
+    articles = [article(1, wire, published_at=DAY), *outlets]
     first = _assign(articles)
     again = _assign(articles, index=first.index)
     assert again.shared_passages.num_rows == 0
@@ -356,7 +310,7 @@ def test_the_index_can_hold_only_recent_landings():
     wire, outlets = _wire_story()
     warehouse = StandInWarehouse()  # each landing is one second after the one before
     try:
-        warehouse.land(_assign([_article(1, wire, published_at=DAY)]))
+        warehouse.land(_assign([article(1, wire, published_at=DAY)]))
         warehouse.land(_assign(outlets))
         everything = StoryIndex.load(warehouse.connection)
         recent = StoryIndex.load(warehouse.connection, days=0.5 / 86_400)

@@ -5,11 +5,12 @@ batch signing that keeps the persisted keys of one-paragraph-at-a-time signing."
 import pickle
 import random
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from stories_fixtures import NAMES, START, WORDS, outlet_corpus, story_tables
 
 from tasks.settings import Settings
 from tasks.stories import engine
@@ -18,106 +19,10 @@ from tasks.stories.engine import Postings, StoryIndex, assign, sign_batch
 from tasks.stories.evaluation import StandInWarehouse
 
 SETTINGS = Settings()
-START = datetime(2022, 1, 7, 9, 0)
-# Made-up words: text drawn from them shares no 4-word run by chance.
-_WORDS = [
-    first + vowel + middle + second + last
-    for first in "bdfgklmprt" for vowel in "aeiou" for middle in "lmnrstv"
-    for second in "aeiou" for last in "dgkmnprt"
-][::7]  # fmt: skip
-_NAMES = ["Hayashi", "Blinken", "Austin", "Kishi", "Okafor", "Lindqvist", "Moreau", "Tanaka",
-          "Haddad", "Novak", "Ibarra", "Castell", "Oduya", "Brandt", "Sato", "Reyes"]  # fmt: skip
-
-
-def _corpus(count: int, seed: int = 1) -> list[dict]:
-    """Articles in publication order: stories of outlets rewriting around wire paragraphs,
-    near-duplicate copies (a marker added), some undated or with an ambiguous day/month date,
-    and the same topic again a year later."""
-    rng = random.Random(seed)
-
-    def paragraph(names: list[str]) -> str:
-        words = [rng.choice(_WORDS) for _ in range(rng.randint(25, 45))]
-        for name in rng.sample(names, 2):
-            words.insert(rng.randint(1, len(words) - 1), name)
-        return " ".join(words).capitalize() + "."
-
-    stories: list[dict] = []
-    articles: list[dict] = []
-    for number in range(count):
-        published = START + timedelta(hours=2 * number)
-        if not stories or rng.random() < 0.25:
-            names = rng.sample(_NAMES, 5)
-            stories.append(
-                {
-                    "wire": [paragraph(names) for _ in range(4)],
-                    "names": names,
-                    "title": " ".join(rng.choice(_WORDS) for _ in range(6)),
-                    "members": [],
-                }
-            )
-        story = rng.choice(stories[-4:])
-        kind = rng.random()
-        if story["members"] and kind < 0.3:  # a near duplicate of a member
-            source = rng.choice(story["members"])
-            body = list(source["paragraphs"])
-            at = rng.randrange(len(body))
-            body[at] = body[at].replace(" ", f" (ref {number}) ", 1)
-            title = source["title"]
-        else:
-            own = [paragraph(story["names"]) for _ in range(rng.randint(2, 6))]
-            body = own[:1] + rng.sample(story["wire"], rng.randint(2, 3)) + own[1:]
-            title = story["title"] if rng.random() < 0.7 else None
-        date: datetime | None = published
-        confidence = None
-        if rng.random() < 0.1:
-            date = None
-        elif rng.random() < 0.1 and date.day <= 12 and date.day != date.month:
-            date, confidence = date.replace(month=date.day, day=date.month), "ambiguous_day_month"
-        elif rng.random() < 0.05:
-            date = date + timedelta(days=365)
-        article = {
-            "id": f"{rng.getrandbits(128):032x}",
-            "title": title,
-            "published_at": date,
-            "date_confidence": confidence,
-            "paragraphs": body,
-        }
-        story["members"].append(article)
-        articles.append(article)
-    return articles
-
-
-def _tables(articles: list[dict]) -> tuple[pa.Table, pa.Table]:
-    table = pa.table(
-        {
-            "article_id": [article["id"] for article in articles],
-            "title": pa.array([article["title"] for article in articles], pa.string()),
-            "published_at": pa.array(
-                [article["published_at"] for article in articles], pa.timestamp("us")
-            ),
-            "date_confidence": pa.array(
-                [article["date_confidence"] for article in articles], pa.string()
-            ),
-        }
-    )
-    rows = [
-        (article["id"], position, text)
-        for article in articles
-        for position, text in enumerate(article["paragraphs"])
-    ]
-    paragraphs = pa.table(
-        {
-            "article_id": [row[0] for row in rows],
-            "position": pa.array([row[1] for row in rows], pa.int64()),
-            "kind": ["paragraph"] * len(rows),
-            "text": [row[2] for row in rows],
-        }
-    )
-    return table, paragraphs
 
 
 def _batches(articles: list[dict], size: int) -> list[tuple[pa.Table, pa.Table]]:
-    return [_tables(articles[start : start + size]) for start in range(0, len(articles), size)]
+    return [story_tables(articles[start : start + size]) for start in range(0, len(articles), size)]
 
 
 def _assign_all(batches, signed=None) -> tuple[list[dict[str, pa.Table]], StoryIndex]:
@@ -133,7 +38,7 @@ def _assign_all(batches, signed=None) -> tuple[list[dict[str, pa.Table]], StoryI
 
 @pytest.fixture(scope="module")
 def corpus() -> list[dict]:
-    return _corpus(360)
+    return outlet_corpus(360)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +67,7 @@ def test_assigning_with_signatures_made_beforehand_gives_the_same_rows(corpus, s
 
 def test_signatures_of_more_articles_than_assigned_are_left_out(corpus):
     """The flow drops articles an earlier batch landed; their signatures may still come along."""
-    table, paragraphs = _tables(corpus[:120])
+    table, paragraphs = story_tables(corpus[:120])
     kept = table.filter(pa.array([row % 5 != 0 for row in range(table.num_rows)]))
     signed = sign_batch(table, paragraphs)
     with_signed = assign(StoryIndex.empty(), kept, paragraphs, SETTINGS, signed=signed)
@@ -173,8 +78,8 @@ def test_signatures_of_more_articles_than_assigned_are_left_out(corpus):
 
 
 def test_assign_refuses_signatures_of_another_batch(corpus):
-    table, paragraphs = _tables(corpus[:40])
-    other = sign_batch(*_tables(corpus[40:80]))
+    table, paragraphs = story_tables(corpus[:40])
+    other = sign_batch(*story_tables(corpus[40:80]))
     with pytest.raises(ValueError, match="not signed"):
         assign(StoryIndex.empty(), table, paragraphs, SETTINGS, signed=other)
 
@@ -204,7 +109,7 @@ def _much_copied(count: int, pages: int = 30, seed: int = 3) -> list[dict]:
     (as bench/bench_flow.py's corpus): text carried far more often than the lookup caps."""
     rng = random.Random(seed)
     bodies = [
-        [" ".join(rng.choice(_WORDS) for _ in range(40)) + "." for _ in range(18)]
+        [" ".join(rng.choice(WORDS) for _ in range(40)) + "." for _ in range(18)]
         for _ in range(pages)
     ]
     articles = []
@@ -223,7 +128,7 @@ def test_a_reloaded_index_assigns_as_the_index_kept_in_memory():
     """Compaction keeps only what later lookups read: runs that reload the index from the
     warehouse between batches assign exactly as one run keeping it, also when text is carried
     more often than the caps (pages copied 20 times, 5 sets and carriers kept per key and set)."""
-    articles = _much_copied(400, pages=20) + _corpus(200, seed=9)
+    articles = _much_copied(400, pages=20) + outlet_corpus(200, seed=9)
     articles.sort(key=lambda article: article["published_at"] or START)
     batches = _batches(articles, 150)
     with pytest.MonkeyPatch.context() as patch:  # (sets per key, carriers per set)
@@ -255,7 +160,7 @@ def test_a_batch_of_much_copied_text_is_assigned_quickly():
     2-core machine: 0.16 s; 1.2 s (signing left out) before lookups read each distinct text
     once, which this bound fails."""
     articles = _much_copied(1800)
-    first, second = _tables(articles[:900]), _tables(articles[900:])
+    first, second = story_tables(articles[:900]), story_tables(articles[900:])
     index = assign(StoryIndex.empty(), *first, SETTINGS, signed=sign_batch(*first)).index
     signed = sign_batch(*second)
     started = time.perf_counter()
@@ -379,7 +284,7 @@ _TRICKY = [
 
 
 def test_batch_tokenizer_matches_splitting_each_paragraph():
-    texts = _TRICKY + [" ".join(random.Random(n).choices(_WORDS, k=30)) for n in range(20)]
+    texts = _TRICKY + [" ".join(random.Random(n).choices(WORDS, k=30)) for n in range(20)]
     words, shingles = sig.paragraph_words_and_shingles(texts)
     reference = sig._shingles(*sig._paragraph_token_ids(texts))
     assert words.tolist() == [len(text.split()) for text in texts]
@@ -407,9 +312,9 @@ def test_name_keys_of_bodies_match_counting_each_article():
     rng = random.Random(4)
     bodies = []
     for _ in range(40):
-        names = rng.sample(_NAMES, rng.randint(0, 16))
+        names = rng.sample(NAMES, rng.randint(0, 16))
         sentences = [
-            f"{rng.choice(['Then', 'Later', 'And'])} {rng.choice(_WORDS)} met "
+            f"{rng.choice(['Then', 'Later', 'And'])} {rng.choice(WORDS)} met "
             f"{', '.join(rng.choices(names or ['nobody'], k=3))} on Friday."
             for _ in range(rng.randint(1, 12))
         ]

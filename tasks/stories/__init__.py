@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NONE
 
 from tasks.settings import Settings
-from tasks.stories.engine import SignedBatch, StoryAssignment, StoryIndex, assign
+from tasks.stories.engine import StoryIndex, assign
 from warehouse.stories import landed_sources, read_story_index_rows_at
 
 
@@ -19,7 +18,10 @@ from warehouse.stories import landed_sources, read_story_index_rows_at
     retry_delay_seconds=1,
 )
 def load_story_index_task(root: Path, settings: Settings) -> StoryIndex:
-    return StoryIndex.from_rows(*read_story_index_rows_at(root, settings.story_index_days))
+    """The index of the articles landed in the last `story_index_days`, within the run's bound."""
+    index = StoryIndex.from_rows(*read_story_index_rows_at(root, settings.story_index_days))
+    index.bound(settings.story_index_max_articles)
+    return index
 
 
 @task(
@@ -33,13 +35,8 @@ def landed_sources_task(root: Path) -> frozenset[tuple[str, str]]:
     return landed_sources(root)
 
 
-@task(name="assign-stories", cache_policy=NONE, cache_result_in_memory=False)
-def assign_stories_task(
-    index: StoryIndex,
-    articles: pa.Table,
-    paragraphs: pa.Table,
-    settings: Settings,
-    signed: SignedBatch | None = None,
-) -> StoryAssignment:
-    """Assign the batch's articles; `signed` are their signatures, made in the batch worker."""
-    return assign(index, articles, paragraphs, settings, signed=signed)
+# The engine's `assign` itself, run as a task: index, articles, paragraphs, settings, and
+# `signed`, the batch's signatures made in its worker.
+assign_stories_task = task(
+    assign, name="assign-stories", cache_policy=NONE, cache_result_in_memory=False
+)

@@ -13,7 +13,8 @@ many outlets, the same headline) share one set, so a lookup reads each distinct 
 however many outlets carry it; keys and carriers sit in sorted runs merged log-structured, so
 adding a batch never rewrites the whole index. All of a batch's evidence is gathered in numpy
 at once; only the decisions run article by article (an article may join a story an earlier
-article of its batch started).
+article of its batch started). A run's index is bounded: past EVICTION_SLACK times
+`Settings.story_index_max_articles` it forgets its oldest articles (`StoryIndex.bound`).
 
 Story ids never change once landed: an article joins the story with the strongest evidence;
 stories are not merged afterwards (the warehouse is insert-only). See docs/stories.md.
@@ -73,6 +74,10 @@ _EPOCH = datetime(1970, 1, 1)
 ITEM_BITS = 24
 _ITEM_MASK = (1 << ITEM_BITS) - 1
 _SET_SALT = np.uint64(0x7365747300000000)
+# A bounded index (Settings.story_index_max_articles) forgets its oldest articles once it holds
+# this many times its bound, down to the bound: one compaction per quarter of the bound added,
+# so forgetting costs little per batch.
+EVICTION_SLACK = 1.25
 
 
 class _Growing:
@@ -96,8 +101,30 @@ class _Growing:
         """The values (a view: writes go through; stale once the array grows)."""
         return self._data[: self.size]
 
+    def replace(self, values: np.ndarray) -> None:
+        """Hold `values` instead, with room for half as many again (an index kept at its bound
+        grows to EVICTION_SLACK times it before shrinking back)."""
+        self._data = np.empty(max(len(values) * 3 // 2, 1024), dtype=self._data.dtype)
+        self._data[: len(values)] = values
+        self.size = len(values)
+
     def nbytes(self) -> int:
         return self._data.nbytes
+
+
+class _GrowingValues:
+    """A read-only attribute `name`: the values of the instance's _Growing `_name`."""
+
+    def __init__(self, doc: str | None = None) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.growing = f"_{name}"
+
+    def __get__(self, instance: object, owner: type | None = None) -> np.ndarray:
+        if instance is None:  # looked up on the class (help, inspect)
+            return self
+        return getattr(instance, self.growing).array
 
 
 class _Run:
@@ -190,6 +217,11 @@ class _Runs:
         if self.runs:
             self.runs = [_Run(self.merged())]
 
+    def rewrite(self, rewritten: Callable[[_Run], tuple[np.ndarray, np.ndarray | None]]) -> None:
+        """Replace each run by `rewritten(run)`: (values, payload), the values still sorted."""
+        runs = [_Run(*rewritten(run)) for run in self.runs]
+        self.runs = [run for run in runs if len(run.values)]
+
     def last(
         self, low: np.ndarray, high: np.ndarray, limit: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -273,14 +305,11 @@ class Postings:
     def __len__(self) -> int:
         return len(self._postings)
 
+    set_size = _GrowingValues("Keys in each set.")
+
     @property
     def sets(self) -> int:
         return self._set_size.size
-
-    @property
-    def set_size(self) -> np.ndarray:
-        """Keys in each set."""
-        return self._set_size.array
 
     @property
     def packed(self) -> np.ndarray:
@@ -344,6 +373,53 @@ class Postings:
         items_of = (carriers + first_item).astype(np.uint64)
         self._carriers.add(np.sort((found.astype(np.uint64) << np.uint64(32)) | items_of))
         return sets
+
+    def forget_before(self, cut: int) -> None:
+        """Forget the items numbered below `cut`, and the sets no other item carries; number
+        the rest from 0 in the same order (so every sorted run stays sorted).
+
+        A set's last carriers are always kept, so the sets still carried are those with a
+        carrier from `cut` on. Lookups then answer as before, less the forgotten items and sets.
+        """
+        if cut <= 0:
+            return
+        low, kept_from = np.uint64(0xFFFFFFFF), np.uint64(cut)
+        carried = np.concatenate(
+            [np.empty(0, np.uint64)]
+            + [run.values[(run.values & low) >= kept_from] for run in self._carriers.runs]
+        )
+        carried_set = (carried >> np.uint64(32)).astype(np.int64)
+        count = np.bincount(carried_set, minlength=self.sets)
+        live = count > 0
+        number = np.cumsum(live) - 1  # each set still carried: its new number
+        first = np.full(self.sets, np.iinfo(np.int64).max)
+        np.minimum.at(first, carried_set, (carried & low).astype(np.int64))
+        renumbered = number.astype(np.uint64)
+        mask = np.uint64(_ITEM_MASK)
+
+        def carriers(run: _Run) -> tuple[np.ndarray, None]:
+            values = run.values[(run.values & low) >= kept_from]
+            sets = renumbered[(values >> np.uint64(32)).astype(np.int64)]
+            return (sets << np.uint64(32)) | ((values & low) - kept_from), None
+
+        def postings(run: _Run) -> tuple[np.ndarray, None]:
+            sets = (run.values & mask).astype(np.int64)
+            kept = live[sets]
+            return (run.values[kept] & ~mask) | renumbered[sets[kept]], None
+
+        def fingerprints(run: _Run) -> tuple[np.ndarray, np.ndarray]:
+            kept = live[run.payload]
+            return run.values[kept], number[run.payload[kept]]
+
+        self._carriers.rewrite(carriers)
+        self._postings.rewrite(postings)
+        self._fingerprints.rewrite(fingerprints)
+        self._set_size.replace(self.set_size[live])
+        self._first_carrier.replace(first[live] - cut)
+        # Carriers still held, not all there were: exactly 1 where the set has one carrier
+        # left, which is all carriers_before reads it for.
+        self._carrier_count.replace(count[live])
+        self.items -= cut
 
     def sets_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index into `keys`, set) for the last `keep` sets holding each key."""
@@ -663,43 +739,78 @@ class StoryIndex:
         self._paragraph_position = _Growing()
         self._paragraph_anchors = _Growing()
         self.postings = {kind: Postings() for kind in SIGNATURE_KINDS}
+        # Originals of indexed copies that the index has forgotten: root_of -1 - i is the i-th.
+        self.forgotten_originals: list[str] = []
+
+    story_of = _GrowingValues("Per article: its story.")
+    root_of = _GrowingValues(
+        "Per article: the original it copies (itself if none; below 0, a forgotten original)."
+    )
+    story_first = _GrowingValues(
+        "Per story: the day (since 1970) of its earliest dated article, NaN if none."
+    )
+    story_last = _GrowingValues("Per story: the day of its latest dated article.")
+    paragraph_article = _GrowingValues("Per paragraph with anchors: its article.")
+    paragraph_position = _GrowingValues("Per paragraph: its position in the article body.")
+    paragraph_anchors = _GrowingValues("Per paragraph: its anchors.")
 
     def __len__(self) -> int:
         return len(self.article_ids)
-
-    @property
-    def story_of(self) -> np.ndarray:
-        return self._story_of.array
-
-    @property
-    def root_of(self) -> np.ndarray:
-        return self._root_of.array
-
-    @property
-    def story_first(self) -> np.ndarray:
-        """Per story: the day (since 1970) of its earliest dated article, NaN if none."""
-        return self._story_first.array
-
-    @property
-    def story_last(self) -> np.ndarray:
-        return self._story_last.array
 
     @property
     def anchor_count(self) -> list[int]:
         """Anchors per article, summed over its paragraphs."""
         return self._anchors.array.tolist()
 
-    @property
-    def paragraph_article(self) -> np.ndarray:
-        return self._paragraph_article.array
+    def original_id(self, root: int) -> str:
+        """The article_id of a root_of value."""
+        return self.article_ids[root] if root >= 0 else self.forgotten_originals[-1 - root]
 
-    @property
-    def paragraph_position(self) -> np.ndarray:
-        return self._paragraph_position.array
+    def bound(self, max_articles: int) -> int:
+        """Forget the oldest-inserted articles once the index holds more than EVICTION_SLACK
+        times `max_articles`, down to `max_articles` (0: no bound); return how many it forgot."""
+        if max_articles <= 0 or len(self) <= EVICTION_SLACK * max_articles:
+            return 0
+        forgotten = len(self) - max_articles
+        self._forget_before(forgotten)
+        LOGGER.info("story index: forgot the %d oldest articles", forgotten)
+        return forgotten
 
-    @property
-    def paragraph_anchors(self) -> np.ndarray:
-        return self._paragraph_anchors.array
+    def _forget_before(self, cut: int) -> None:
+        """Forget the articles numbered below `cut` with their paragraphs, the stories none of
+        the rest is in, and their signatures; number what is left from 0 in the same order.
+        The stories left keep their ids and dates (forgotten articles' dates included), and
+        copies of a forgotten original still name it."""
+        paragraph_cut = int(np.searchsorted(self.paragraph_article, cut))
+        story_of = self.story_of[cut:]
+        live = np.zeros(len(self.story_ids), dtype=bool)
+        live[story_of] = True
+        kept_stories = np.flatnonzero(live)
+        self._story_of.replace((np.cumsum(live) - 1)[story_of])
+        self.story_ids = [self.story_ids[story] for story in kept_stories.tolist()]
+        self.story_number = {story_id: number for number, story_id in enumerate(self.story_ids)}
+        self._story_first.replace(self.story_first[kept_stories])
+        self._story_last.replace(self.story_last[kept_stories])
+
+        roots = self.root_of[cut:]
+        forgotten = np.flatnonzero(roots < cut)  # originals forgotten now, or before (below 0)
+        originals = [self.original_id(root) for root in roots[forgotten].tolist()]
+        numbering = {original: number for number, original in enumerate(dict.fromkeys(originals))}
+        roots = roots - cut
+        roots[forgotten] = -1 - np.array([numbering[original] for original in originals], np.int64)
+        self.forgotten_originals = list(numbering)
+        self._root_of.replace(roots)
+
+        self.article_ids = self.article_ids[cut:]
+        self.article_index = dict(zip(self.article_ids, range(len(self.article_ids)), strict=True))
+        self.days_of = self.days_of[cut:]
+        for per_article in (self._anchors, self._names, self._titles):
+            per_article.replace(per_article.array[cut:])
+        self._paragraph_article.replace(self.paragraph_article[paragraph_cut:] - cut)
+        self._paragraph_position.replace(self.paragraph_position[paragraph_cut:])
+        self._paragraph_anchors.replace(self.paragraph_anchors[paragraph_cut:])
+        for kind, postings in self.postings.items():
+            postings.forget_before(paragraph_cut if kind == "passage" else cut)
 
     @classmethod
     def empty(cls) -> "StoryIndex":
@@ -1469,7 +1580,8 @@ def assign(
     `signed` is `sign_batch(articles, paragraphs)`, done beforehand (in the batch's worker);
     it may hold more articles than `articles` (those are left out). Without it, `assign`
     signs the batch itself. Articles already in the index (a retried batch) keep what they
-    were given and add no rows.
+    were given and add no rows. Then the index forgets its oldest articles if it holds too
+    many (`settings.story_index_max_articles`, see StoryIndex.bound).
     """
     if signed is None:
         signed = sign_batch(articles, paragraphs)
@@ -1536,7 +1648,7 @@ def assign(
         result,
         "duplicate_of",
         [
-            article_ids[root] if root != number else None
+            index.original_id(root) if root != number else None
             for root, number in zip(roots, numbers.tolist(), strict=True)
         ],
     )
@@ -1549,6 +1661,7 @@ def assign(
         "%d articles: %d new stories, %d near duplicates, %d shared passages",
         len(signed), decisions.created, decisions.copies, shared_passages.num_rows,
     )  # fmt: skip
+    index.bound(settings.story_index_max_articles)
     return StoryAssignment(
         articles=result,
         shared_passages=shared_passages,
