@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
@@ -36,6 +36,7 @@ from tasks.process import (
 )
 from tasks.process.engine import RunContext
 from tasks.read import discover_task
+from tasks.read.engine import SourceListing
 from tasks.settings import Settings, load_settings
 from tasks.stories import assign_stories_task, landed_sources_task, load_story_index_task
 from warehouse.lake import open_landing, write_lock
@@ -94,7 +95,7 @@ def _batch_contexts(
 
 def _processed_batches(
     task_runner: TaskRunner,
-    batches: Sequence[Sequence[SourceFile]],
+    batches: Iterable[Sequence[SourceFile]],
     parameters: dict[str, object],
     context_for: Callable[[Sequence[SourceFile]], RunContext],
     in_flight: int,
@@ -151,7 +152,7 @@ def ingest(
     stage_seconds: dict[str, float] = {}
 
     mark = time.perf_counter()
-    files = discover_task(list(sources))
+    files = SourceListing(discover_task(list(sources)))
     stage_seconds["discover"] = time.perf_counter() - mark
     logger.info("discovered %d files under %s", len(files), ", ".join(map(str, sources)))
     progress.start(len(files))
@@ -167,12 +168,9 @@ def ingest(
                 quarantined_keys=KeySet() if retry_quarantined else KeySet(quarantined_keys),
             )
             context_for = _batch_contexts(context, learned_counts_task(settings.warehouse))
-            batches = [
-                files[start : start + settings.batch_size]
-                for start in range(0, len(files), settings.batch_size)
-            ]
-            workers = _worker_count(settings, runner, len(files), len(batches))
-            logger.info("%d batches, %s runner, %d worker(s)", len(batches), runner, workers)
+            batch_count = -(-len(files) // settings.batch_size)
+            workers = _worker_count(settings, runner, len(files), batch_count)
+            logger.info("%d batches, %s runner, %d worker(s)", batch_count, runner, workers)
             story_index = load_story_index_task(settings.warehouse, settings)
             tally = RunTally()
             land_seconds = story_seconds = 0.0
@@ -185,7 +183,11 @@ def ingest(
                 parameters = {"rules": rules, "settings": settings}
                 in_flight = workers * BATCHES_IN_FLIGHT_PER_WORKER
                 processed = _processed_batches(
-                    task_runner, batches, parameters, context_for, in_flight
+                    task_runner,
+                    files.batches(settings.batch_size),
+                    parameters,
+                    context_for,
+                    in_flight,
                 )
                 for batch in processed:
                     tables = tally.add(batch.result, batch.seconds)

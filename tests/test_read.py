@@ -16,6 +16,7 @@ from schemas.tables import ACCEPTED_QUARANTINE_STAGES
 from tasks.documents import SourceFile
 from tasks.read.engine import (
     DecodeRejected,
+    SourceListing,
     SourceNotFoundError,
     decode_bytes,
     discover_files,
@@ -64,6 +65,21 @@ def test_discover_walks_folder_recursively_sorted_with_uris_and_sizes(tmp_path):
     assert files == sorted(files, key=lambda file: file.path)
     assert [file.size_bytes for file in files] == [1, 0, 3, 2]
     assert all(file.source_uri == file.path.resolve().as_uri() for file in files)
+
+
+def test_source_listing_gives_back_the_listed_files_in_batches(tmp_path):
+    root = tmp_path / "src"
+    for number in range(7):
+        write(root / f"part {number % 3}" / f"é{number}.txt", "x" * number)
+    files = [*discover_files([root]), SourceFile(Path("b/k.txt"), "s3://b/k.txt", 12)]
+    listing = SourceListing(files)
+    assert len(listing) == 8
+    batches = list(listing.batches(3))
+    assert [len(batch) for batch in batches] == [3, 3, 2]
+    assert [file for batch in batches for file in batch] == files
+    assert all(isinstance(file.path, Path) for batch in batches for file in batch)
+    assert listing.batch(6, 100) == files[6:]
+    assert list(SourceListing([]).batches(3)) == []
 
 
 def test_discover_takes_a_file_given_directly_even_if_hidden(tmp_path):
