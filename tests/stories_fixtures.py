@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from tasks.stories.engine import StoryAssignment, StoryIndex
+from tasks.stories.evaluation import StandInWarehouse
+
 START = datetime(2022, 1, 7, 9, 0)
 # Made-up five-letter words: paragraphs drawn from them share no 4-word run by chance.
 _PROSE_WORDS = [
@@ -121,3 +124,13 @@ def outlet_corpus(count: int, seed: int = 1) -> list[dict]:
         story["members"].append(article)
         articles.append(article)
     return articles
+
+
+def reloaded_index(assignment: StoryAssignment) -> StoryIndex:
+    """The index a later run would load after `assignment` landed in a warehouse."""
+    warehouse = StandInWarehouse()
+    try:
+        warehouse.land(assignment)
+        return StoryIndex.load(warehouse.connection)
+    finally:
+        warehouse.close()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 from conftest import REPO
-from stories_fixtures import article, prose, story_tables
+from stories_fixtures import article, prose, reloaded_index, story_tables
 
 from tasks.settings import Settings
 from tasks.stories import signatures as sig
@@ -267,12 +267,7 @@ def test_signature_rows_rebuild_the_same_index():
     wire, outlets = _wire_story()
     articles = [article(1, wire, published_at=DAY), *outlets]
     assignment = _assign(articles)
-    warehouse = StandInWarehouse()
-    try:
-        warehouse.land(assignment)
-        reloaded = StoryIndex.load(warehouse.connection)
-    finally:
-        warehouse.close()
+    reloaded = reloaded_index(assignment)
     built = assignment.index
     assert reloaded.article_ids == built.article_ids
     assert [reloaded.story_ids[s] for s in reloaded.story_of] == [

@@ -7,11 +7,10 @@ import random
 from datetime import timedelta
 
 import numpy as np
-from stories_fixtures import START, article, outlet_corpus, prose, story_tables
+from stories_fixtures import START, article, outlet_corpus, prose, reloaded_index, story_tables
 
 from tasks.settings import Settings
 from tasks.stories.engine import EVICTION_SLACK, Postings, StoryIndex, assign
-from tasks.stories.evaluation import StandInWarehouse
 
 UNBOUNDED = Settings(story_index_max_articles=0)
 
@@ -215,12 +214,7 @@ def test_a_reloaded_index_forgets_as_the_index_kept_in_memory():
     articles exactly as the bounded index the earlier run kept in memory."""
     articles = outlet_corpus(300, seed=7)
     earlier = assign(StoryIndex.empty(), *story_tables(articles[:200]), UNBOUNDED)
-    warehouse = StandInWarehouse()
-    try:
-        warehouse.land(earlier)
-        reloaded = StoryIndex.load(warehouse.connection)
-    finally:
-        warehouse.close()
+    reloaded = reloaded_index(earlier)
     bounded = Settings(story_index_max_articles=60)
     results = []
     for index in (earlier.index, reloaded):
