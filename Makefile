@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WAREHOUSE ?= warehouse_data
+# Part of the cleaner is compiled with mypyc (tasks/clean/native.py): editing it rebuilds.
+COMPILED_SOURCES := $(wildcard tasks/clean/*.py)
 # Offline by default: no Prefect analytics, no hub downloads.
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -12,11 +14,12 @@ export HF_HUB_OFFLINE := 1
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+$(VENV)/.installed: pyproject.toml requirements.lock setup.py $(COMPILED_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -c "import tasks.clean as c; print('news-etl: cleaner', c.BUILD_STATE)"
 	touch $@
 
 run: setup
@@ -43,4 +46,4 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11
 
 clean:
-	rm -rf $(VENV) $(WAREHOUSE)
+	rm -rf $(VENV) $(WAREHOUSE) build *.so tasks/clean/*.so tasks/clean/native_build.json

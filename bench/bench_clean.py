@@ -8,15 +8,24 @@ other processes on a shared machine disturb less. Each figure is the best pass.
 
 --cold empties the timestamp parser's cache before every pass, so each pass parses dates as a
 single run over new pages would (repeated passes otherwise find every date already parsed).
+
+When the cleaner runs compiled (`make setup` builds it, see tasks/clean/native.py) the same
+figures follow for the pure-Python cleaner, measured in a second process of the same run
+(NEWS_ETL_PURE_PYTHON=1); --no-pure-baseline skips them.
 """
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import tasks.clean
 from tasks.clean.engine import KNOWN_DETECTORS, clean_text
 from tasks.clean.learned import page_lines
+from tasks.clean.native import PURE_PYTHON_ENV, running_compiled
 from tasks.clean.rules import load_rules
 from tasks.extract import dates
 from tasks.extract.engine import extract_article
@@ -53,6 +62,7 @@ def main() -> None:
     parser.add_argument("pages", type=Path, nargs="?", default=DEFAULT_PAGES)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="no parsed dates kept between passes")
+    parser.add_argument("--no-pure-baseline", action="store_true", help="skip the Python run")
     args = parser.parse_args()
     files = sorted(p for p in args.pages.glob("*.txt") if not p.name.endswith(".gold.txt"))
     if not files:
@@ -71,13 +81,20 @@ def main() -> None:
         "extract_article alone": (lambda doc: extract_article(doc, "", settings), cleaned),
     }
     lines = sum(text.count("\n") + 1 for text in texts)
+    build = "compiled" if running_compiled() else f"pure Python ({tasks.clean.BUILD_STATE})"
     print(f"pages: {len(texts)} from {args.pages} ({lines / len(texts):.0f} lines per page)")
+    print(f"cleaner: {build}")
     print(f"{'step':32} {'docs/s wall':>12} {'docs/s cpu':>11} {'cpu vs floor':>13}")
     floor_cpu = None
     for name, (step, items) in steps.items():
         wall_rate, cpu_rate = _best_rates(step, items, args.passes, args.cold)
         floor_cpu = floor_cpu or cpu_rate
         print(f"{name:32} {wall_rate:12.0f} {cpu_rate:11.0f} {cpu_rate / floor_cpu:13.3f}")
+    if running_compiled() and not args.no_pure_baseline:
+        print("\nthe same, pure Python (baseline, second process):", flush=True)
+        command = [sys.executable, __file__, str(args.pages), "--passes", str(args.passes)]
+        command += ["--cold"] if args.cold else []
+        subprocess.run(command, env={**os.environ, PURE_PYTHON_ENV: "1"}, check=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.clean import engine
+from tasks.clean.decisions import LineDecision
 from tasks.clean.engine import KNOWN_DETECTORS, LINE_DETECTORS, clean_text
 from tasks.clean.evaluation import load_manifest
 from tasks.clean.rules import DEFAULT_RULES_PATH, RuleTableError, load_rules, parse_rules
@@ -48,7 +49,7 @@ def _clean(text: str) -> engine.CleanedDocument:
     return clean_text(text, load_rules(known_detectors=KNOWN_DETECTORS), Settings())
 
 
-def _by_number(text: str) -> dict[int, engine.LineDecision]:
+def _by_number(text: str) -> dict[int, LineDecision]:
     return {line.line_number: line for line in _clean(text).lines}
 
 

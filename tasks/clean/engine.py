@@ -9,10 +9,10 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import accumulate
 from operator import attrgetter, itemgetter, methodcaller
 
+from tasks.clean.decisions import KEPT_ROLES, CleanedDocument, decisions_of
 from tasks.clean.learned import is_learnable, line_key
 from tasks.clean.rules import LineRuleIndex, Rule, RuleSet, fold_case
 from tasks.clean.stopwords import stopword_share
@@ -20,7 +20,6 @@ from tasks.extract.bylines import dated_byline_value
 from tasks.extract.dates import parse_timestamp_line
 from tasks.settings import Settings
 
-KEPT_ROLES = ("paragraph", "heading")
 _BLOCK_ROLES = frozenset({*KEPT_ROLES, "list_item"})  # lines the main block weighs
 # Roles that sit between two printings of a line without breaking the repeat.
 _TRANSPARENT_ROLES = frozenset(
@@ -122,46 +121,6 @@ class _Line:
         self.candidates: tuple[int, ...] | None = None  # line rules that may match, see _read_lines
 
 
-@dataclass(frozen=True, slots=True)
-class LineDecision:
-    """What the cleaner decided for one non-blank input line."""
-
-    line_number: int
-    text: str  # the line as read (whitespace collapsed)
-    content: str  # the text the line contributes: markers stripped (body, dek)
-    role: str  # "paragraph" / "heading" when kept, else the removal role
-    rule_id: str | None
-    reason: str | None
-    value: str | None = None  # captured field value: credit, byline, timestamp, publisher...
-    caption: str | None = None  # caption text, for caption lines
-    attached: bool = False  # a credit already joined to the caption above it
-    marker: str | None = None  # wire update marker such as '2nd UPDATE'
-
-    @property
-    def kept(self) -> bool:
-        return self.role in KEPT_ROLES
-
-
-@dataclass(frozen=True, slots=True)
-class CleanedDocument:
-    """Every non-blank line of the input with its decision, in input order."""
-
-    lines: tuple[LineDecision, ...]
-    confidence: str = "high"  # one of schemas.ACCEPTED_CLEANING_CONFIDENCE
-
-    @property
-    def body(self) -> tuple[LineDecision, ...]:
-        return tuple(line for line in self.lines if line.kept)
-
-    @property
-    def removed(self) -> tuple[LineDecision, ...]:
-        return tuple(line for line in self.lines if not line.kept)
-
-    @property
-    def body_text(self) -> str:
-        return "\n\n".join(line.content for line in self.body)
-
-
 def _is_label_like(text: str) -> bool:
     """_LABEL_LIKE.search(text), skipped when the text has none of '.', '@' or a first digit."""
     if "." not in text and "@" not in text and not text[:1].isdecimal():
@@ -234,7 +193,9 @@ def _match_line_rule(line: _Line, rule: Rule) -> bool:
             return False
         _claim(line, rule, value=parsed)
         return True
-    match = rule.regex.match(line.text)
+    regex = rule.regex
+    assert regex is not None  # line_regex rules are compiled on load
+    match = regex.match(line.text)
     if match is None:
         return False
     groups = match.groupdict()
@@ -256,6 +217,7 @@ def _read_lines(collapsed: str, rule_set: RuleSet, settings: Settings) -> list[_
     neither is tried. `line.candidates` keeps the rules that may match, for `outside_body`.
     """
     index, line_rules = rule_set.index, rule_set.line_rules
+    assert index is not None  # built by parse_rules
     folded = fold_case(collapsed)  # of the same length: offsets hold in both
     folded_lines = folded.split("\n")
     found = _lines_holding_needs(collapsed, folded, folded_lines, index)
@@ -405,7 +367,7 @@ def _mark_learned(
     `learned_keys` of this very text's `page_lines` carries the learned lines' texts, and a
     line is then looked up by its text; other key sets mean hashing each learnable line.
     """
-    texts = learned.texts if getattr(learned, "source", None) is text else None
+    texts = getattr(learned, "texts", None) if getattr(learned, "source", None) is text else None
     if texts is not None:
         for line in lines:
             line.learned = line.text in texts
@@ -836,39 +798,6 @@ def _confidence(lines: list[_Line], settings: Settings) -> str:
     return "fallback"
 
 
-class _MutableDecision:
-    """LineDecision's slots without its frozen __setattr__: built, then retyped in place."""
-
-    __slots__ = LineDecision.__slots__
-
-
-def _decisions(lines: list[_Line]) -> tuple[LineDecision, ...]:
-    """The lines as LineDecisions, built without the frozen dataclass's __init__.
-
-    That __init__ sets each field through object.__setattr__, which costs more than classifying
-    the line did. Each decision is filled as a _MutableDecision (same slots, same layout) and
-    then given the LineDecision class: the objects are the same as the constructor's.
-    """
-    new = object.__new__
-    decisions = []
-    for line in lines:
-        decision = new(_MutableDecision)
-        decision.line_number = line.number
-        decision.text = line.text
-        decision.content = line.kept_text or line.text
-        decision.role = line.role
-        rule = line.rule if line.role not in KEPT_ROLES else None
-        decision.rule_id = rule.id if rule else None
-        decision.reason = rule.reason if rule else None
-        decision.value = line.value
-        decision.caption = line.caption
-        decision.attached = line.attached
-        decision.marker = line.marker
-        decision.__class__ = LineDecision
-        decisions.append(decision)
-    return tuple(decisions)
-
-
 def clean_text(
     text: str, rules: RuleSet, settings: Settings, learned: frozenset[str] = frozenset()
 ) -> CleanedDocument:
@@ -885,4 +814,4 @@ def clean_text(
     _release_update_markers(lines)
     _mark_headings(lines)
     confidence = _confidence(lines, settings)
-    return CleanedDocument(lines=_decisions(lines), confidence=confidence)
+    return CleanedDocument(lines=decisions_of(lines), confidence=confidence)

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 try:  # the syntax tree and case table of `re`: private, so the prefilter is optional
-    from re import _casefix, _constants, _parser
+    from re import _casefix, _constants, _parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - another Python: every rule runs on every line
     _casefix = _constants = _parser = None
 
@@ -308,18 +308,19 @@ def _node(op, av, ignore_case: bool, splits: int) -> tuple[_Strings | None, list
 
 def _branch(alternatives: list[tuple[_Strings | None, list[_Need]]]) -> tuple:
     """Alternation: a need holds when each alternative has one; their strings are pooled."""
-    exacts = [exact for exact, _needs in alternatives]
+    exacts = [exact for exact, _needs in alternatives if exact is not None]
     exact = None
-    if all(item is not None for item in exacts):
-        union = frozenset().union(*exacts)
+    if len(exacts) == len(alternatives):
+        union = frozenset[str]().union(*exacts)
         exact = union if len(union) <= _MAX_STRINGS else None
     options = [needs + _usable(exact, True, True) for exact, needs in alternatives]
     if not all(options):
         return exact, []
     needs = []
     for keep in (lambda need: True, lambda need: need.at_start, lambda need: need.at_end):
-        chosen = [max(filter(keep, option), key=_score, default=None) for option in options]
-        if all(chosen):
+        found = [max(filter(keep, option), key=_score, default=None) for option in options]
+        chosen = [need for need in found if need is not None]
+        if len(chosen) == len(found):
             needs += _usable(
                 frozenset().union(*(need.strings for need in chosen)),
                 all(need.at_start for need in chosen),

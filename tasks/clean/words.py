@@ -29,7 +29,7 @@ def _classify_non_ascii(error: UnicodeEncodeError) -> tuple[str, int]:
     return classes, error.end
 
 
-codecs.register_error(_ERROR_HANDLER, _classify_non_ascii)
+codecs.register_error(_ERROR_HANDLER, _classify_non_ascii)  # type: ignore[arg-type]
 
 
 def count_word_runs(text: str) -> int:

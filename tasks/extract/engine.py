@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
 
-from tasks.clean.engine import KEPT_ROLES, CleanedDocument, LineDecision
+from tasks.clean.decisions import KEPT_ROLES, CleanedDocument, LineDecision
 from tasks.clean.words import count_word_runs, more_word_runs_than
 from tasks.extract.bylines import author_names, split_dated_byline
 from tasks.extract.dates import ParsedTimestamp, parse_timestamp_line
@@ -368,7 +368,7 @@ class _MutableRemoval:
 def _removals(lines: list[LineDecision]) -> tuple[Removal, ...]:
     """A Removal for each removed line, built without the frozen dataclass's __init__.
 
-    As for the cleaner's LineDecisions (`tasks.clean.engine._decisions`): each is filled as a
+    As for the cleaner's LineDecisions (`tasks.clean.decisions.decisions_of`): each is filled as a
     _MutableRemoval (same slots) and then given the Removal class, the same object the
     constructor makes, at a fraction of the cost (pages remove a hundred lines and more).
     """
