@@ -1,7 +1,7 @@
 """Time `news-etl run` on a generated corpus against a read-and-write-Parquet floor.
 
 Usage: .venv/bin/python bench/bench_flow.py --files 100000 [300000 ...] [--runner dask]
-       [--corpus-root DIR] [--repeat-run] [--json PATH]
+       [--corpus-root DIR] [--repeat-run] [--flow-curve] [--json PATH]
 
 Each size gets its own corpus, run and floor; with two sizes or more it also prints how time
 and peak memory grow. Prints figures only; it asserts nothing about speed.
@@ -39,6 +39,12 @@ MEASUREMENT = (
     "processes, Prefect's API server), sampled every 0.2 s; all in MiB"
 )
 SAMPLE_SECONDS = 0.2
+FLOW_CURVE = (
+    "flow process RSS: the resident set size of the child itself (the process running the "
+    "flow: listing, story assignment, landing), sampled every 0.2 s, as min-max MiB over each "
+    "tenth of its wall time; the min is what stays resident, the max adds batches in transit"
+)
+CURVE_PARTS = 10
 
 # The floor: list the corpus, read every file's bytes, write them as one Parquet column.
 FLOOR_CHILD = """
@@ -135,6 +141,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--flow-batch-size", type=int, help="news-etl run --batch-size (default: its setting)"
     )
     parser.add_argument("--batch-size", type=int, default=5000, help="floor rows per batch")
+    parser.add_argument(
+        "--flow-curve",
+        action="store_true",
+        help="print the flow process's RSS over the run (min-max per tenth of its wall time)",
+    )
     arguments = parser.parse_args(argv)
     if min(arguments.files) < 1:
         parser.error("--files must be at least 1")
@@ -235,14 +246,17 @@ def process_label(process: psutil.Process) -> str:
 class TreeMemory:
     """Samples the resident memory of a process and its descendants in a thread.
 
-    Keeps the peak of their sum and each process's own peak (by pid, with a label).
+    Keeps the peak of their sum, each process's own peak (by pid, with a label) and the
+    resident memory of the root process over time.
     """
 
     def __init__(self, pid: int) -> None:
         self._pid = pid
         self._stop = threading.Event()
+        self._started = time.perf_counter()
         self.peak_bytes = 0
         self.process_peaks: dict[int, tuple[str, int]] = {}
+        self.root_samples: list[tuple[float, int]] = []  # (seconds since start, bytes)
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
@@ -264,6 +278,8 @@ class TreeMemory:
                 except psutil.NoSuchProcess:
                     continue
                 total += rss
+                if process is root and rss:
+                    self.root_samples.append((time.perf_counter() - self._started, rss))
                 if process.pid not in labels:
                     labels[process.pid] = process_label(process)
                 _, peak = self.process_peaks.get(process.pid, ("", 0))
@@ -281,6 +297,30 @@ class TreeMemory:
         """The processes with the highest own peaks: (label, MiB), largest first."""
         peaks = sorted(self.process_peaks.values(), key=lambda item: -item[1])[:count]
         return [(label, rss / 2**20) for label, rss in peaks]
+
+
+def rss_curve(
+    samples: list[tuple[float, int]], parts: int = CURVE_PARTS
+) -> list[tuple[float, float, float]]:
+    """Samples over equal slices of their time span: (slice end in seconds, min MiB, max MiB)."""
+    if not samples:
+        return []
+    span = samples[-1][0] or 1.0
+    slices: list[list[int]] = [[] for _ in range(parts)]
+    for seconds, rss in samples:
+        slices[min(parts - 1, int(parts * seconds / span))].append(rss)
+    return [
+        (span * (number + 1) / parts, min(values) / 2**20, max(values) / 2**20)
+        for number, values in enumerate(slices)
+        if values
+    ]
+
+
+def format_curve(step: str, curve: list[tuple[float, float, float]]) -> str:
+    """One line per slice of a flow process RSS curve."""
+    rows = [f"{step}: flow process RSS MiB per tenth of the run (min-max)"]
+    rows += [f"  to {end:>7.1f} s  {low:>6.0f} - {high:<6.0f}" for end, low, high in curve]
+    return "\n".join(rows)
 
 
 def run_child(command: list[str], log_stem: Path) -> tuple[float, int, float, TreeMemory]:
@@ -370,14 +410,15 @@ def flow_command(
 
 def measure_flow(
     step: str, command: list[str], corpus: Corpus, log_stem: Path
-) -> tuple[Timing, list[tuple[str, float]]]:
-    """Time one run of the command under test; also the processes with the highest peaks."""
+) -> tuple[Timing, list[tuple[str, float]], list[tuple[float, float, float]]]:
+    """Time one run of the command under test; also the processes with the highest peaks and
+    the RSS curve of the flow process (see rss_curve)."""
     seconds, returncode, peak_mb, memory = run_child(command, log_stem)
     if returncode != 0:
         fail(step, log_stem, returncode)
     tree_mb = memory.peak_bytes / 2**20
     timing = Timing(step, seconds, corpus.files / seconds, peak_mb, returncode, tree_mb)
-    return timing, memory.largest()
+    return timing, memory.largest(), rss_curve(memory.root_samples)
 
 
 def format_table(corpus: Corpus, timings: list[Timing], ratio: float | None) -> str:
@@ -445,6 +486,7 @@ def run_benchmark(arguments: argparse.Namespace, workdir: Path, files: int) -> d
     timings: list[Timing] = []
     outputs: list[tuple[str, str]] = []
     process_peaks: dict[str, list[tuple[str, float]]] = {}
+    curves: dict[str, list[tuple[float, float, float]]] = {}
     if not arguments.skip_flow:
         warehouse = workdir / f"wh_{files}"
         command = flow_command(
@@ -457,9 +499,10 @@ def run_benchmark(arguments: argparse.Namespace, workdir: Path, files: int) -> d
             runs.append(f"{label} re-run (same wh)")
         for number, step in enumerate(runs, start=1):
             log_stem = workdir / f"run{number}_{files}"
-            timing, largest = measure_flow(step, command, corpus, log_stem)
+            timing, largest, curve = measure_flow(step, command, corpus, log_stem)
             timings.append(timing)
             process_peaks[step] = largest
+            curves[step] = curve
             outputs.append((step, tail(log_stem.with_suffix(".stdout"), 15)))
         if not arguments.keep:
             shutil.rmtree(warehouse, ignore_errors=True)  # gigabytes at 300,000 files
@@ -481,6 +524,10 @@ def run_benchmark(arguments: argparse.Namespace, workdir: Path, files: int) -> d
     for step, largest in process_peaks.items():
         peaks = ", ".join(f"{label} {mib:.0f}" for label, mib in largest)
         print(f"{step}: peak MiB per process: {peaks}")
+    if arguments.flow_curve:
+        for step, curve in curves.items():
+            print(format_curve(step, curve))
+        print(f"({FLOW_CURVE})")
     for timing in timings:
         if timing.step in reported:
             inside = reported[timing.step]
@@ -496,6 +543,8 @@ def run_benchmark(arguments: argparse.Namespace, workdir: Path, files: int) -> d
         "flow_reported_seconds": reported,
         "flow_output": dict(outputs),
         "flow_process_peaks_mb": process_peaks,
+        "flow_rss_curve_mb": curves,
+        "flow_rss_curve_measurement": FLOW_CURVE,
         "ratio_flow_floor_docs_per_second": ratio,
         "measurement": MEASUREMENT,
     }
