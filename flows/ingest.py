@@ -38,7 +38,6 @@ from tasks.process import (
 )
 from tasks.process.engine import RunContext
 from tasks.read import discover_task
-from tasks.read.engine import SourceListing
 from tasks.settings import Settings, load_settings
 from tasks.stories import assign_stories_task, landed_sources_task, load_story_index_task
 from warehouse.lake import open_landing, write_lock
@@ -177,7 +176,7 @@ def ingest(
 
     mark = time.perf_counter()
     with _results_unlinked():
-        files = SourceListing(discover_task(list(sources)))
+        files = discover_task(list(sources))
     # Building the listing's arrays leaves freed memory in Arrow's pool that the run would hold
     # to its end (45 MB for 300,000 files); giving it back takes under a millisecond.
     pa.default_memory_pool().release_unused()

@@ -6,8 +6,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE
 
-from tasks.documents import SourceFile
-from tasks.read.engine import discover_files
+from tasks.read.engine import SourceListing, list_sources
 
 
 @task(
@@ -17,5 +16,5 @@ from tasks.read.engine import discover_files
     retries=2,
     retry_delay_seconds=1,
 )
-def discover_task(sources: Sequence[str | Path]) -> list[SourceFile]:
-    return discover_files(sources)
+def discover_task(sources: Sequence[str | Path]) -> SourceListing:
+    return list_sources(sources)

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -89,6 +89,12 @@ class DecodeRejected(Exception):
 
 
 def discover_files(sources: Sequence[str | Path]) -> list[SourceFile]:
+    """The SourceFiles of `list_sources(sources)`, as a list."""
+    listing = list_sources(sources)
+    return listing.batch(0, len(listing))
+
+
+def list_sources(sources: Sequence[str | Path]) -> "SourceListing":
     """List the regular files under the sources, sorted by path, each file once.
 
     A source is a file (always taken) or a folder, walked recursively. Hidden files and
@@ -116,9 +122,10 @@ def discover_files(sources: Sequence[str | Path]) -> list[SourceFile]:
                 found[real] = taken
     # Order of Path objects (part by part): the separator sorts before every other character.
     ordered = sorted(found.values(), key=lambda item: item[0].replace(os.sep, "\x00"))
-    files = _source_files(ordered) + (_discover_objects(urls) if urls else [])
-    LOGGER.info("discovered %d files in %d sources", len(files), len(roots) + len(urls))
-    return files
+    del found
+    listing = SourceListing.from_walk(ordered, _discover_objects(urls) if urls else [])
+    LOGGER.info("discovered %d files in %d sources", len(listing), len(roots) + len(urls))
+    return listing
 
 
 class SourceListing:
@@ -130,11 +137,36 @@ class SourceListing:
         self._uris = pa.array([file.source_uri for file in files], pa.string())
         self._sizes = pa.array([file.size_bytes for file in files], pa.int64())
 
+    @classmethod
+    def from_walk(
+        cls, found: Sequence[tuple[str, str, str, int]], objects: Sequence[SourceFile] = ()
+    ) -> "SourceListing":
+        """The listing of (path, folder, name, size) local files, then `objects`, built without
+        a SourceFile (nor a Path) per file."""
+        listing = cls(objects)
+        prefixes: dict[str, str] = {}  # folder -> its file:// URI, shared by its files
+
+        def uri(path: str, folder: str, name: str) -> str:
+            if os.name != "posix":
+                return Path(path).as_uri()
+            prefix = prefixes.get(folder)
+            if prefix is None:
+                prefix = prefixes[folder] = _file_uri(os.path.join(folder, ""))
+            return prefix + _quote_uri_path(name)
+
+        paths = pa.array([item[0] for item in found], pa.string())
+        uris = pa.array([uri(*item[:3]) for item in found], pa.string())
+        sizes = pa.array([item[3] for item in found], pa.int64())
+        listing._paths = pa.concat_arrays([paths, listing._paths])
+        listing._uris = pa.concat_arrays([uris, listing._uris])
+        listing._sizes = pa.concat_arrays([sizes, listing._sizes])
+        return listing
+
     def __len__(self) -> int:
         return len(self._sizes)
 
     def batch(self, start: int, stop: int) -> list[SourceFile]:
-        """The SourceFiles of positions start to stop, as discover_files listed them."""
+        """The SourceFiles of positions start to stop, as list_sources listed them."""
         count = max(0, min(stop, len(self)) - start)
         columns = (array.slice(start, count).to_pylist() for array in (self._paths, self._uris))
         sizes = self._sizes.slice(start, count).to_pylist()
@@ -214,19 +246,6 @@ def _walk_folder(root: str) -> Iterator[tuple[str, tuple[str, str, str, int]]]:
                     LOGGER.warning("cannot inspect %s, skipping it: %s", entry.path, exc)
 
 
-def _source_files(found: Iterable[tuple[str, str, str, int]]) -> list[SourceFile]:
-    """SourceFile records for (path, folder, name, size), sharing work between siblings."""
-    folders: dict[str, tuple[Path, str]] = {}
-    files = []
-    for path, folder, name, size in found:
-        parent = folders.get(folder)
-        if parent is None:
-            parent = folders[folder] = (Path(folder), _file_uri(os.path.join(folder, "")))
-        uri = parent[1] + _quote_uri_path(name) if os.name == "posix" else Path(path).as_uri()
-        files.append(SourceFile(path=parent[0] / name, source_uri=uri, size_bytes=size))
-    return files
-
-
 def _file_uri(path: str) -> str:
     """The file:// URI of an absolute path, as Path.as_uri() writes it."""
     if os.name != "posix":
@@ -278,7 +297,7 @@ def read_document(source: SourceFile, settings: Settings) -> DecodedDocument:
     """Read, hash and decode one file; bad input becomes a rejection, never an exception.
 
     A file above settings.max_file_bytes is hashed by streaming, never loaded. An object URL
-    (see discover_files) is read through fsspec.
+    (see list_sources) is read through fsspec.
     """
     if not source.source_uri.startswith("file:") and object_url_protocol(source.source_uri):
         return _read_object(source, settings)
