@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "an existing warehouse keeps its own",
     )
     _add_runner_arguments(run)
+    run.add_argument(
+        "--read-unchanged",
+        action="store_true",
+        help="read every file, also those listed with the path, size and modification time "
+        "an earlier run landed or quarantined them with (their content hash still skips them)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
     run.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar (there is none off a terminal)"
@@ -274,6 +280,7 @@ def command_run(args: argparse.Namespace) -> int:
                 catalog=catalog,
                 runner=args.runner,
                 dask_address=args.dask_address,
+                read_unchanged=args.read_unchanged,
             )
         except SourceNotFoundError as error:  # an object-storage prefix with nothing under it
             return _fail(str(error))

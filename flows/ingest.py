@@ -28,7 +28,7 @@ from tasks.clean.learned import LineCounts, source_key
 from tasks.clean.rules import load_rules
 from tasks.documents import SourceFile
 from tasks.keysets import KeySet
-from tasks.land import landed_keys_task, learned_counts_task
+from tasks.land import landed_keys_task, learned_counts_task, settled_files_task
 from tasks.process import (
     RUNNERS,
     TimedBatch,
@@ -40,6 +40,7 @@ from tasks.process.engine import RunContext
 from tasks.read import discover_task
 from tasks.settings import Settings, load_settings
 from tasks.stories import assign_stories_task, landed_sources_task, load_story_index_task
+from tasks.stories.engine import StoryIndex
 from warehouse.lake import open_landing, write_lock
 
 CODE_VERSION = "0.1.0"
@@ -153,10 +154,13 @@ def ingest(
     catalog: str | None = None,
     runner: str = "local",
     dask_address: str | None = None,
+    read_unchanged: bool = False,
 ) -> RunSummary:
     """Ingest scraped text files from `sources` into the warehouse.
 
-    Files already in quarantine are skipped unless `retry_quarantined` (after a fix).
+    A file listed with the path, size and modification time an earlier run landed or
+    quarantined it with is skipped unread (`read_unchanged` reads it: its content hash then
+    decides). Files already in quarantine are skipped unless `retry_quarantined` (after a fix).
     `catalog` (`duckdb` or `sqlite`) is the catalog kind of a warehouse this run creates.
     `runner` is `local` (processes on this machine, one per core, for runs of at least
     `parallel_min_files` files; else a thread here) or `dask` (a LocalCluster, or the cluster
@@ -184,8 +188,30 @@ def ingest(
     stage_seconds["discover"] = time.perf_counter() - mark
     logger.info("discovered %d files under %s", len(files), ", ".join(map(str, sources)))
     progress.start(len(files))
+    tally = RunTally()
     try:
         with write_lock(settings.warehouse):
+            mark = time.perf_counter()
+            if not read_unchanged:
+                with _results_unlinked():
+                    settled_landed, settled_quarantined = settled_files_task(settings.warehouse)
+                if retry_quarantined:
+                    settled_quarantined = KeySet()
+                files, landed_count, quarantined_count = files.without_settled(
+                    settled_landed, settled_quarantined
+                )
+                del settled_landed, settled_quarantined
+                if landed_count + quarantined_count:
+                    tally.add_unread(landed_count + quarantined_count)
+                    progress.advance(landed_count + quarantined_count)
+                logger.info(
+                    "%d files unchanged since an earlier run landed (%d) or quarantined (%d) "
+                    "them: not read",
+                    landed_count + quarantined_count,
+                    landed_count,
+                    quarantined_count,
+                )
+            stage_seconds["skip_unchanged"] = time.perf_counter() - mark
             with _results_unlinked():
                 landed_hashes, quarantined_keys = landed_keys_task(settings.warehouse)
                 landed_sources = landed_sources_task(settings.warehouse)
@@ -204,13 +230,17 @@ def ingest(
             batch_count = -(-len(files) // settings.batch_size)
             workers = _worker_count(settings, runner, len(files), batch_count)
             logger.info("%d batches, %s runner, %d worker(s)", batch_count, runner, workers)
-            story_index = load_story_index_task(settings.warehouse, settings)
-            tally = RunTally()
+            # A run with nothing to read (all unchanged) assigns no stories.
+            story_index = (
+                load_story_index_task(settings.warehouse, settings)
+                if len(files)
+                else StoryIndex.empty()
+            )
             land_seconds = story_seconds = 0.0
             mark = time.perf_counter()
             with (
                 open_landing(settings.warehouse, run_id, settings.catalog or None) as landing,
-                api_shared_with_workers(),
+                api_shared_with_workers() if len(files) else contextlib.nullcontext(),
                 batch_task_runner(runner, workers, dask_address) as task_runner,
             ):
                 parameters = {"rules": rules, "settings": settings}
@@ -287,6 +317,7 @@ def ingest(
         articles_landed=tally.articles_landed,
         files_quarantined=tally.files_quarantined,
         files_skipped=tally.files_skipped,
+        files_unread=tally.files_unread,
         seconds=round(time.perf_counter() - clock, 3),
         stage_seconds=_rounded(stage_seconds),
         quarantined=tuple(tally.quarantined),

@@ -30,6 +30,7 @@ class RunSummary:
     files_quarantined: int
     files_skipped: int
     seconds: float
+    files_unread: int = 0  # of files_skipped: unchanged since an earlier run, not read
     stage_seconds: dict[str, float] = field(default_factory=dict)
     quarantined: tuple[QuarantinedFile, ...] = ()
     rule_counts: tuple[tuple[str, int], ...] = ()
@@ -74,6 +75,7 @@ class RunTally:
     articles_landed: int = 0
     files_quarantined: int = 0
     files_skipped: int = 0
+    files_unread: int = 0
     row_failures: int = 0
     quarantined: list[QuarantinedFile] = field(default_factory=list)
     rule_counts: Counter[str] = field(default_factory=Counter)
@@ -103,6 +105,13 @@ class RunTally:
         self.batch_seconds.update(seconds or {})
         return tables
 
+    def add_unread(self, count: int) -> None:
+        """Count files skipped unread: unchanged since an earlier run landed or quarantined
+        them."""
+        self.files_seen += count
+        self.files_skipped += count
+        self.files_unread += count
+
     @property
     def balanced(self) -> bool:
         """Every file seen is landed, quarantined or skipped: nothing was lost."""
@@ -122,7 +131,12 @@ def render_text(summary: RunSummary, max_listed: int = 20) -> str:
         f"  files seen: {summary.files_seen}",
         f"  articles landed: {summary.articles_landed}",
         f"  files quarantined: {summary.files_quarantined}",
-        f"  files skipped (already landed or repeated): {summary.files_skipped}",
+        f"  files skipped (already landed or repeated): {summary.files_skipped}"
+        + (
+            f", {summary.files_unread} of them unchanged since an earlier run (not read)"
+            if summary.files_unread
+            else ""
+        ),
         f"  warehouse: {summary.warehouse} (snapshot {summary.snapshot_id})",
     ]
     if summary.stage_seconds:

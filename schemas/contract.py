@@ -20,7 +20,7 @@ from pathlib import Path
 from schemas.arrow import duckdb_columns
 from schemas.tables import TABLE_MODELS
 
-CONTRACT_VERSION = "1.3.0"
+CONTRACT_VERSION = "1.4.0"
 CONTRACT_PATH = Path(__file__).resolve().parent / "contract.json"
 BUMP_ORDER = ("none", "patch", "minor", "major")
 

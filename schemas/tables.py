@@ -14,6 +14,7 @@ ACCEPTED_RUN_STATUSES = ("succeeded", "failed")
 ACCEPTED_CLEANING_CONFIDENCE = ("high", "low", "fallback")
 ACCEPTED_DATE_CONFIDENCE = ("high", "ambiguous_day_month", "update_stamp_only")
 ACCEPTED_SIGNATURE_KINDS = ("passage", "band", "name", "title")
+ACCEPTED_FILE_OUTCOMES = ("landed", "quarantined")
 ACCEPTED_SOURCED_FIELDS = (
     "title", "subtitle", "author", "published_at", "publisher", "section", "dateline",
 )  # fmt: skip
@@ -289,6 +290,29 @@ class ArticleSources(ArticleKey):
     seen_at: Series[pd.Timestamp] = pa.Field(description="When that run started (UTC).")
 
 
+class SourceFiles(ContractModel):
+    """Every state of a file a run settled: its path, size and modification time as listed, and
+    what became of its content. A later run skips a file listed with the same path, size and
+    modification time without reading it. Append-only; files that could not be read, or whose
+    modification time was not listed, are not recorded (they are read again)."""
+
+    source_uri: Series[str] = pa.Field(description="Where the file was listed.")
+    size_bytes: Series[int] = pa.Field(ge=0, description="Size as listed, in bytes.")
+    modified_ns: Series[int] = pa.Field(
+        description="Modification time as listed, in nanoseconds since the Unix epoch (object "
+        "storage: the object's LastModified)."
+    )
+    content_sha256: Series[str] = pa.Field(
+        str_matches=SHA256_HEX, description="SHA-256 of the bytes read."
+    )
+    settled_as: Series[str] = pa.Field(
+        isin=list(ACCEPTED_FILE_OUTCOMES),
+        description="'landed': the content is in articles (this file's article, or an earlier "
+        "one with the same content); 'quarantined': the file is in quarantine.",
+    )
+    run_id: Series[str] = pa.Field(description="The run that read the file in this state.")
+
+
 class SharedPassages(ArticleKey):
     """Paragraphs an article shares with an earlier article: syndicated or copied text. One
     row per paragraph found earlier: its closest match, the earliest article on a tie."""
@@ -334,6 +358,7 @@ TABLE_MODELS: dict[str, type[ContractModel]] = {
     "runs": Runs,
     "learned_lines": LearnedLines,
     "article_sources": ArticleSources,
+    "source_files": SourceFiles,
     "shared_passages": SharedPassages,
     "story_signatures": StorySignatures,
 }

@@ -11,6 +11,7 @@ class SourceFile:
     path: Path
     source_uri: str
     size_bytes: int
+    modified_ns: int | None = None  # modification time as listed; None when not known
 
 
 @dataclass(frozen=True, slots=True)

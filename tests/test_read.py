@@ -85,7 +85,12 @@ def test_source_listing_gives_back_the_listed_files_in_batches(tmp_path):
 def test_discover_takes_a_file_given_directly_even_if_hidden(tmp_path):
     hidden = write(tmp_path / ".hidden.txt", "hello")
     assert discover_files([str(hidden)]) == [
-        SourceFile(path=hidden.resolve(), source_uri=hidden.resolve().as_uri(), size_bytes=5)
+        SourceFile(
+            path=hidden.resolve(),
+            source_uri=hidden.resolve().as_uri(),
+            size_bytes=5,
+            modified_ns=hidden.stat().st_mtime_ns,
+        )
     ]
 
 

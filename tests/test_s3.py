@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -150,9 +151,13 @@ def test_discover_lists_objects_like_a_local_folder(s3, tmp_path):
     ]
     assert [f.size_bytes for f in found] == [f.size_bytes for f in local]
     assert found[0].path == Path("listing/inbox/a/deeper/y.txt")
-    assert discover_files(["s3://listing/inbox/b.txt"]) == [
-        SourceFile(Path("listing/inbox/b.txt"), "s3://listing/inbox/b.txt", 2)
-    ]
+    (single,) = discover_files(["s3://listing/inbox/b.txt"])
+    assert single == SourceFile(
+        Path("listing/inbox/b.txt"), "s3://listing/inbox/b.txt", 2, single.modified_ns
+    )
+    # LastModified, in ns: what tells an incremental run the object is unchanged.
+    assert single.modified_ns is not None
+    assert abs(single.modified_ns / 1e9 - time.time()) < 600
     assert len(discover_files(["s3://listing/inbox", "s3://listing/inbox/a"])) == len(found)
     with pytest.raises(SourceNotFoundError, match="source not found: s3://listing/nowhere"):
         discover_files(["s3://listing/nowhere/"])
@@ -261,7 +266,14 @@ def test_ingest_from_an_s3_inbox(s3, tmp_path, prefect_harness):
     again = ingest(sources=["s3://news/inbox/"], warehouse=str(warehouse), batch_size=3)
     assert (again.articles_landed, again.files_quarantined) == (0, 0)
     assert again.files_skipped == again.files_seen == len(seeds) + 2
+    assert again.files_unread == len(seeds) + 2, "unchanged objects are not downloaded again"
     assert _query(warehouse, "select count(*) from articles") == [(len(seeds),)]
+
+    time.sleep(1.1)  # LastModified has whole seconds
+    first_key = sorted(seeds)[0]
+    s3.put_object(Bucket="news", Key=first_key, Body=seeds[first_key] + b"\nA late addition.\n")
+    changed = ingest(sources=["s3://news/inbox/"], warehouse=str(warehouse), batch_size=3)
+    assert (changed.files_unread, changed.articles_landed) == (len(seeds) + 1, 1)
 
 
 # --- the warehouse data path on S3 --------------------------------------------------------------

@@ -110,6 +110,14 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "run_id": "run-1",
         "seen_at": NOW,
     },
+    "source_files": {
+        "source_uri": "file:///data/inbox/000.txt",
+        "size_bytes": 4982,
+        "modified_ns": 1_795_529_974_167_326_304,
+        "content_sha256": "ab" * 32,
+        "settled_as": "landed",
+        "run_id": "run-1",
+    },
     "shared_passages": {
         "article_id": ARTICLE_ID,
         "position": 2,
@@ -126,6 +134,7 @@ BROKEN_VALUES = [
     ("articles", "word_count", 0),
     ("paragraphs", "kind", "sidebar"),
     ("removed_lines", "rule_id", "Not A Rule Id"),
+    ("source_files", "settled_as", "skipped"),
 ]
 
 

@@ -288,6 +288,27 @@ def landed_keys(root: Path) -> tuple[frozenset[str], frozenset[tuple[str, str]]]
     )
 
 
+def settled_file_states(root: Path, outcome: str) -> Iterator[tuple[str, str, str]]:
+    """The states (`tasks.read.engine.file_state`) of the files earlier runs settled as
+    `outcome` ('landed' or 'quarantined'), streamed: a large warehouse holds millions."""
+    if existing_catalog(root) is None:
+        return
+    connection = connect(root, read_only=True)
+    try:
+        tables = {row[0] for row in connection.execute("SHOW TABLES").fetchall()}
+        if "source_files" not in tables:
+            return
+        reader = connection.execute(
+            "SELECT source_uri, CAST(size_bytes AS VARCHAR), CAST(modified_ns AS VARCHAR) "
+            "FROM source_files WHERE settled_as = ?",
+            [outcome],
+        ).to_arrow_reader(100_000)
+        for batch in reader:
+            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+    finally:
+        connection.close()
+
+
 def learned_line_counts(root: Path) -> dict[tuple[str, str], int]:
     """Pages seen per (source_key, line_key) over all landed runs (learned boilerplate)."""
     if existing_catalog(root) is None:

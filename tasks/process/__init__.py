@@ -14,10 +14,10 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 
 from tasks.clean.rules import RuleSet
 from tasks.documents import SourceFile
-from tasks.process.engine import BatchResult, RunContext, process_batch
+from tasks.process.engine import BatchResult, RunContext, process_batch, with_settled_files
 from tasks.settings import Settings
 from tasks.stories.engine import SignedBatch, sign_batch
-from tasks.validate.engine import validate_batch
+from tasks.validate.engine import check_table_contract, validate_batch
 
 RUNNERS = ("local", "dask")
 
@@ -38,7 +38,8 @@ def process_batch_task(
     started = time.perf_counter()
     result = process_batch(sources, rules, settings, context)
     processed = time.perf_counter()
-    result = validate_batch(result, context)
+    result = with_settled_files(validate_batch(result, context), sources, context.run_id)
+    check_table_contract("source_files", result.tables["source_files"])
     validated = time.perf_counter()
     signed = sign_batch(result.tables["articles"], result.tables["paragraphs"])
     seconds = {

@@ -24,10 +24,11 @@ ARTICLE_TABLES = (
     "articles", "paragraphs", "removed_lines", "captions", "quotes", "field_sources",
     "article_sources",
 )  # fmt: skip
-BATCH_TABLES = (*ARTICLE_TABLES, "quarantine", "learned_lines")
+BATCH_TABLES = (*ARTICLE_TABLES, "quarantine", "learned_lines", "source_files")
 # Rows about a path, not about the article's content: a repeat of content that an earlier batch
 # landed still adds its path here (see drop_repeated_articles).
 SOURCE_TABLE = "article_sources"
+ALREADY_QUARANTINED = "already in quarantine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,8 @@ class BatchResult:
     files_skipped: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source_uri, why)
     row_failures: int = 0  # rows that failed validation (their articles are quarantined)
+    # source_uri -> content_sha256 of every file read, until with_settled_files records them.
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 def drop_articles(rows: pa.Table, article_ids: set[str]) -> pa.Table:
@@ -227,6 +230,8 @@ def process_batch(
     other_paths: dict[str, list[str]] = {}  # content first seen in this batch -> later paths
     for source, doc in zip(sources, read_documents(sources, settings), strict=True):
         digest = doc.content_sha256
+        if digest is not None:
+            result.digests[source.source_uri] = digest
         if digest in context.landed_hashes or digest in seen_hashes:
             result.files_skipped += 1
             result.skipped.append((source.source_uri, "content already landed"))
@@ -239,7 +244,7 @@ def process_batch(
             continue
         if (source.source_uri, digest) in context.quarantined_keys:
             result.files_skipped += 1
-            result.skipped.append((source.source_uri, "already in quarantine"))
+            result.skipped.append((source.source_uri, ALREADY_QUARANTINED))
             continue
         if doc.rejection is not None:
             _quarantine(rows, doc, doc.rejection, context)
@@ -268,6 +273,29 @@ def process_batch(
             run_id=context.run_id,
         )
     result.tables = rows.to_tables()
+    return result
+
+
+def with_settled_files(
+    result: BatchResult, sources: Sequence[SourceFile], run_id: str
+) -> BatchResult:
+    """The result with its `source_files` rows: each file read whose modification time was
+    listed, as landed or quarantined. Call it after validation, which may quarantine articles."""
+    quarantined = set(result.tables["quarantine"].column("source_uri").to_pylist())
+    quarantined.update(uri for uri, why in result.skipped if why == ALREADY_QUARANTINED)
+    rows: dict[str, list] = {name: [] for name in arrow_schema("source_files").names}
+    for source in sources:
+        digest = result.digests.get(source.source_uri)
+        if digest is None or source.modified_ns is None:
+            continue
+        rows["source_uri"].append(source.source_uri)
+        rows["size_bytes"].append(source.size_bytes)
+        rows["modified_ns"].append(source.modified_ns)
+        rows["content_sha256"].append(digest)
+        rows["settled_as"].append("quarantined" if source.source_uri in quarantined else "landed")
+        rows["run_id"].append(run_id)
+    result.tables["source_files"] = pa.Table.from_pydict(rows, schema=arrow_schema("source_files"))
+    result.digests = {}
     return result
 
 

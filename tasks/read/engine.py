@@ -7,8 +7,9 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +21,9 @@ from tasks.settings import Settings
 from warehouse.object_store import filesystem, object_url_protocol
 
 LOGGER = logging.getLogger(__name__)
+
+WalkedFile = tuple[str, str, str, int, int]  # path, folder, name, size, mtime in ns
+FileState = tuple[str, str, str]  # see file_state
 
 HASH_CHUNK_BYTES = 1024 * 1024
 # Non-blocking so that a FIFO cannot hang the run; it has no effect on regular files.
@@ -109,13 +113,14 @@ def list_sources(sources: Sequence[str | Path]) -> "SourceListing":
     """
     urls = [str(source) for source in sources if object_url_protocol(source) is not None]
     roots = [_check_source(source) for source in sources if object_url_protocol(source) is None]
-    found: dict[str, tuple[str, str, str, int]] = {}  # resolved -> (path, folder, name, size)
+    found: dict[str, WalkedFile] = {}  # resolved -> (path, folder, name, size, mtime)
     for root in roots:
         if os.path.isdir(root):
             candidates = _walk_folder(root)
         else:
             folder, name = os.path.split(root)
-            candidates = iter([(root, (root, folder, name, os.stat(root).st_size))])
+            status = os.stat(root)
+            candidates = iter([(root, (root, folder, name, status.st_size, status.st_mtime_ns))])
         for real, taken in candidates:
             kept = found.get(real)
             if kept is None or (kept[0] != real and (taken[0] == real or taken[0] < kept[0])):
@@ -136,13 +141,14 @@ class SourceListing:
         self._paths = pa.array([str(file.path) for file in files], pa.string())
         self._uris = pa.array([file.source_uri for file in files], pa.string())
         self._sizes = pa.array([file.size_bytes for file in files], pa.int64())
+        self._modified = pa.array([file.modified_ns for file in files], pa.int64())
 
     @classmethod
     def from_walk(
-        cls, found: Sequence[tuple[str, str, str, int]], objects: Sequence[SourceFile] = ()
+        cls, found: Sequence[WalkedFile], objects: Sequence[SourceFile] = ()
     ) -> "SourceListing":
-        """The listing of (path, folder, name, size) local files, then `objects`, built without
-        a SourceFile (nor a Path) per file."""
+        """The listing of (path, folder, name, size, mtime) local files, then `objects`, built
+        without a SourceFile (nor a Path) per file."""
         listing = cls(objects)
         prefixes: dict[str, str] = {}  # folder -> its file:// URI, shared by its files
 
@@ -157,9 +163,11 @@ class SourceListing:
         paths = pa.array([item[0] for item in found], pa.string())
         uris = pa.array([uri(*item[:3]) for item in found], pa.string())
         sizes = pa.array([item[3] for item in found], pa.int64())
+        modified = pa.array([item[4] for item in found], pa.int64())
         listing._paths = pa.concat_arrays([paths, listing._paths])
         listing._uris = pa.concat_arrays([uris, listing._uris])
         listing._sizes = pa.concat_arrays([sizes, listing._sizes])
+        listing._modified = pa.concat_arrays([modified, listing._modified])
         return listing
 
     def __len__(self) -> int:
@@ -168,17 +176,52 @@ class SourceListing:
     def batch(self, start: int, stop: int) -> list[SourceFile]:
         """The SourceFiles of positions start to stop, as list_sources listed them."""
         count = max(0, min(stop, len(self)) - start)
-        columns = (array.slice(start, count).to_pylist() for array in (self._paths, self._uris))
-        sizes = self._sizes.slice(start, count).to_pylist()
+        paths, uris, sizes, modified = (
+            array.slice(start, count).to_pylist()
+            for array in (self._paths, self._uris, self._sizes, self._modified)
+        )
         return [
-            SourceFile(Path(path), uri, size)
-            for path, uri, size in zip(*columns, sizes, strict=True)
+            SourceFile(Path(path), uri, size, mtime)
+            for path, uri, size, mtime in zip(paths, uris, sizes, modified, strict=True)
         ]
 
     def batches(self, size: int) -> Iterator[list[SourceFile]]:
         """Consecutive batches of `size` files, built one at a time."""
         for start in range(0, len(self), size):
             yield self.batch(start, start + size)
+
+    def without_settled(
+        self, landed: Container[FileState], quarantined: Container[FileState]
+    ) -> tuple["SourceListing", int, int]:
+        """The files whose listed state (`file_state`) an earlier run did not settle, and how
+        many were settled as landed and as quarantined (those are left out, unread)."""
+        keep, landed_count, quarantined_count = [], 0, 0
+        for uri, size, mtime in zip(
+            self._uris.to_pylist(), self._sizes.to_pylist(), self._modified.to_pylist(), strict=True
+        ):
+            state = file_state(uri, size, mtime) if mtime is not None else None
+            if state is not None and state in landed:
+                landed_count += 1
+                keep.append(False)
+            elif state is not None and state in quarantined:
+                quarantined_count += 1
+                keep.append(False)
+            else:
+                keep.append(True)
+        if landed_count + quarantined_count == 0:
+            return self, 0, 0
+        mask = pa.array(keep, pa.bool_())
+        listing = SourceListing([])
+        listing._paths, listing._uris, listing._sizes, listing._modified = (
+            array.filter(mask) for array in (self._paths, self._uris, self._sizes, self._modified)
+        )
+        return listing, landed_count, quarantined_count
+
+
+def file_state(source_uri: str, size_bytes: int, modified_ns: int) -> FileState:
+    """The key of a file as listed: path, size and modification time (as `source_files`
+    records them): a file listed with the same key is taken as unchanged."""
+    return (source_uri, str(size_bytes), str(modified_ns))
 
 
 def _discover_objects(urls: Sequence[str]) -> list[SourceFile]:
@@ -202,8 +245,22 @@ def _discover_objects(urls: Sequence[str]) -> list[SourceFile]:
                 continue
             uri = f"{scheme}://{name}"
             size = int(entry.get("size") or 0)
-            found[uri] = SourceFile(path=Path(name), source_uri=uri, size_bytes=size)
+            found[uri] = SourceFile(Path(name), uri, size, _object_modified_ns(entry))
     return [found[uri] for uri in sorted(found, key=lambda uri: uri.replace("/", "\x00"))]
+
+
+def _object_modified_ns(entry: dict) -> int | None:
+    """An object's modification time in ns since the epoch, from an fsspec listing entry
+    (s3fs: LastModified; local and memory filesystems: mtime or created), or None."""
+    for name in ("LastModified", "last_modified", "mtime", "created"):
+        value = entry.get(name)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return int(value.timestamp() * 1_000_000) * 1_000
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return int(value * 1_000_000) * 1_000
+    return None
 
 
 def _check_source(source: str | Path) -> str:
@@ -216,8 +273,9 @@ def _check_source(source: str | Path) -> str:
     raise SourceNotFoundError(f"source not found: {path}")
 
 
-def _walk_folder(root: str) -> Iterator[tuple[str, tuple[str, str, str, int]]]:
-    """Yield (resolved target, (path, folder, name, size)) for each file taken under a folder."""
+def _walk_folder(root: str) -> Iterator[tuple[str, WalkedFile]]:
+    """Yield (resolved target, (path, folder, name, size, mtime)) for each file taken under a
+    folder."""
     inside = os.path.join(root, "")
     pending = [root]
     while pending:
@@ -236,12 +294,19 @@ def _walk_folder(root: str) -> Iterator[tuple[str, tuple[str, str, str, int]]]:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(entry.path)
                     elif entry.is_file(follow_symlinks=False):
-                        size = entry.stat(follow_symlinks=False).st_size
-                        yield entry.path, (entry.path, folder, name, size)
+                        status = entry.stat(follow_symlinks=False)
+                        yield (
+                            entry.path,
+                            (entry.path, folder, name, status.st_size, status.st_mtime_ns),
+                        )
                     elif entry.is_symlink():
                         target = _symlink_target(entry.path, inside)
                         if target is not None:
-                            yield target[0], (entry.path, folder, name, target[1])
+                            real, status = target
+                            yield (
+                                real,
+                                (entry.path, folder, name, status.st_size, status.st_mtime_ns),
+                            )
                 except OSError as exc:
                     LOGGER.warning("cannot inspect %s, skipping it: %s", entry.path, exc)
 
@@ -265,8 +330,9 @@ def _percent_encode(match: re.Match[bytes]) -> bytes:
     return b"%%%02X" % match[0][0]
 
 
-def _symlink_target(link: str, inside: str) -> tuple[str, int] | None:
-    """The resolved target and size of a symlink to a regular file inside the folder, else None."""
+def _symlink_target(link: str, inside: str) -> tuple[str, os.stat_result] | None:
+    """The resolved target and status of a symlink to a regular file inside the folder, else
+    None."""
     target = os.path.realpath(link)
     if not target.startswith(inside):
         LOGGER.debug("skipping symlink %s: target %s is outside the source folder", link, target)
@@ -279,7 +345,7 @@ def _symlink_target(link: str, inside: str) -> tuple[str, int] | None:
     if not stat.S_ISREG(status.st_mode):
         LOGGER.debug("skipping symlink %s: target %s is not a regular file", link, target)
         return None
-    return target, status.st_size
+    return target, status
 
 
 def sha256_file(path: str | Path) -> str:

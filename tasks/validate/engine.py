@@ -96,11 +96,12 @@ def validate_tables(
         valid["quarantine"] = pa.concat_tables([valid["quarantine"], extra])
     for table in ("quarantine", "learned_lines"):
         if table in valid:
-            _row_failures_must_be_empty(table, valid[table])
+            check_table_contract(table, valid[table])
     return valid, failures
 
 
-def _row_failures_must_be_empty(table: str, rows: pa.Table) -> None:
+def check_table_contract(table: str, rows: pa.Table) -> None:
+    """Raise ContractViolation unless every row of a table without articles is valid."""
     try:
         TABLE_MODELS[table].validate(rows.to_pandas(), lazy=True)
     except SchemaErrors as errors:
