@@ -225,3 +225,38 @@ def test_a_reloaded_index_forgets_as_the_index_kept_in_memory():
         assert loaded[name].equals(kept[name]), name
     rows = kept["articles"].to_pylist()
     assert sum(row["story_id"] != row["article_id"] for row in rows) > 30, "many join stories"
+
+
+def test_loading_a_bounded_index_skips_the_signatures_it_would_forget():
+    """A run loads the index bounded: the signatures of the articles the bound forgets are not
+    read (they are what grows with the warehouse), and the index assigns the next articles
+    exactly as the whole index loaded and then bounded."""
+    from tasks.stories.evaluation import StandInWarehouse
+    from warehouse.stories import read_story_index_rows
+
+    articles = outlet_corpus(300, seed=7)
+    earlier = assign(StoryIndex.empty(), *story_tables(articles[:200]), UNBOUNDED)
+    bounded = Settings(story_index_max_articles=60)
+    warehouse = StandInWarehouse()
+    try:
+        warehouse.land(earlier)
+        _, whole_rows = read_story_index_rows(warehouse.connection)
+        _, bounded_rows = read_story_index_rows(warehouse.connection, max_articles=60)
+        whole = StoryIndex.load(warehouse.connection)
+        loaded_bounded = StoryIndex.load(warehouse.connection, max_articles=60)
+    finally:
+        warehouse.close()
+    for kind, rows in bounded_rows.items():
+        indexes = rows.column("article_index").to_numpy()
+        assert len(indexes) == 0 or indexes.min() >= 140, kind
+        assert len(rows) <= len(whole_rows[kind]), kind
+    assert len(bounded_rows["passage"]) < len(whole_rows["passage"])
+    assert whole.bound(60) == 140
+    assert len(loaded_bounded) == len(whole) == 60
+    assert loaded_bounded.forgotten_originals == whole.forgotten_originals
+    results = [
+        assign(index, *story_tables(articles[200:]), bounded).tables()
+        for index in (whole, loaded_bounded)
+    ]
+    for name in ("articles", "shared_passages", "story_signatures"):
+        assert results[1][name].equals(results[0][name]), name

@@ -145,6 +145,7 @@ _INDEX_SIGNATURES = f"""
            s.position::INTEGER AS position,
            s.key
     FROM story_signatures AS s JOIN ordered AS o USING (article_id)
+    WHERE o.article_index >= ?
 """
 
 
@@ -162,22 +163,28 @@ def _no_index_rows() -> tuple[pa.Table, dict[str, pa.Table]]:
 
 
 def read_story_index_rows(
-    connection: duckdb.DuckDBPyConnection, days: float = 0
+    connection: duckdb.DuckDBPyConnection, days: float = 0, max_articles: int = 0
 ) -> tuple[pa.Table, dict[str, pa.Table]]:
     """Assigned articles in assignment order, and per signature kind the rows
     (article_index, position, key), article_index numbering those articles from 0.
 
     `days` > 0 keeps the articles landed at most that many days before the
-    latest landing. Empty for a warehouse from before stories (no story_signatures table or
-    story_id column).
+    latest landing. With `max_articles`, the signatures of the articles that
+    `StoryIndex.bound(max_articles)` forgets are not read: their article rows still give the
+    stories' dates and the originals copies name, but the signatures are what grows with the
+    warehouse (2.3 GB for 100,000 articles read whole). Empty for a warehouse from before
+    stories (no story_signatures table or story_id column).
     """
     window = [days, days * 86_400]
     if "story_id" not in _columns(connection, "articles") or not _columns(
         connection, "story_signatures"
     ):
         return _no_index_rows()
+    from tasks.stories.engine import articles_forgotten  # not at the top: tasks.stories imports us
+
     articles = connection.execute(_INDEX_ARTICLES, window).to_arrow_table()
-    signatures = connection.execute(_INDEX_SIGNATURES, window).to_arrow_table()
+    first_kept = articles_forgotten(articles.num_rows, max_articles)
+    signatures = connection.execute(_INDEX_SIGNATURES, [*window, first_kept]).to_arrow_table()
     kinds = signatures.column("kind_number").to_numpy()
     signatures = signatures.take(np.argsort(kinds, kind="stable")).drop_columns(["kind_number"])
     ends = np.cumsum(np.bincount(kinds, minlength=len(_INDEX_KINDS)))
@@ -189,13 +196,15 @@ def read_story_index_rows(
     return articles, rows
 
 
-def read_story_index_rows_at(root: Path, days: float = 0) -> tuple[pa.Table, dict[str, pa.Table]]:
+def read_story_index_rows_at(
+    root: Path, days: float = 0, max_articles: int = 0
+) -> tuple[pa.Table, dict[str, pa.Table]]:
     """`read_story_index_rows` of the warehouse at `root` (read-only; empty if none yet)."""
     if existing_catalog(root) is None:
         return _no_index_rows()
     connection = connect(root, read_only=True)
     try:
-        return read_story_index_rows(connection, days)
+        return read_story_index_rows(connection, days, max_articles)
     finally:
         connection.close()
 

@@ -19,8 +19,9 @@ from warehouse.stories import landed_sources, read_story_index_rows_at
 )
 def load_story_index_task(root: Path, settings: Settings) -> StoryIndex:
     """The index of the articles landed in the last `story_index_days`, within the run's bound."""
-    index = StoryIndex.from_rows(*read_story_index_rows_at(root, settings.story_index_days))
-    index.bound(settings.story_index_max_articles)
+    bound = settings.story_index_max_articles
+    index = StoryIndex.from_rows(*read_story_index_rows_at(root, settings.story_index_days, bound))
+    index.bound(bound)
     return index
 
 

@@ -719,6 +719,14 @@ def _candidate_days(value: datetime | None, confidence: str | None) -> tuple[flo
     return days
 
 
+def articles_forgotten(articles: int, max_articles: int) -> int:
+    """How many of its oldest articles an index of `articles` forgets when bounded to
+    `max_articles` (StoryIndex.bound)."""
+    if max_articles <= 0 or articles <= EVICTION_SLACK * max_articles:
+        return 0
+    return articles - max_articles
+
+
 class StoryIndex:
     """What story assignment needs of the articles already assigned (see module docstring)."""
 
@@ -769,9 +777,9 @@ class StoryIndex:
     def bound(self, max_articles: int) -> int:
         """Forget the oldest-inserted articles once the index holds more than EVICTION_SLACK
         times `max_articles`, down to `max_articles` (0: no bound); return how many it forgot."""
-        if max_articles <= 0 or len(self) <= EVICTION_SLACK * max_articles:
+        forgotten = articles_forgotten(len(self), max_articles)
+        if not forgotten:
             return 0
-        forgotten = len(self) - max_articles
         self._forget_before(forgotten)
         LOGGER.info("story index: forgot the %d oldest articles", forgotten)
         return forgotten
@@ -817,13 +825,15 @@ class StoryIndex:
         return cls()
 
     @classmethod
-    def load(cls, connection: object, days: float = 0) -> "StoryIndex":
+    def load(cls, connection: object, days: float = 0, max_articles: int = 0) -> "StoryIndex":
         """The index of the articles an open warehouse connection holds (empty if none):
-        all of them, or those landed at most `days` before the latest landing."""
+        all of them, or those landed at most `days` before the latest landing; bounded to
+        `max_articles` (see bound; 0: no bound)."""
         from warehouse.stories import read_story_index_rows
 
-        articles, rows = read_story_index_rows(connection, days)
-        return cls.from_rows(articles, rows)
+        index = cls.from_rows(*read_story_index_rows(connection, days, max_articles))
+        index.bound(max_articles)
+        return index
 
     @classmethod
     def from_rows(cls, articles: pa.Table, rows: dict[str, pa.Table]) -> "StoryIndex":
