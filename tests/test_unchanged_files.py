@@ -83,7 +83,7 @@ def test_settled_rows_say_landed_or_quarantined_for_each_file_read(tmp_path):
     unlisted_time = SourceFile(sources[0].path, sources[0].source_uri + "#copy", 1)
     batch = [*sources, unlisted_time]
     result = process_batch(batch, RULES, Settings(), CONTEXT)
-    result = with_settled_files(validate_batch(result, CONTEXT), batch, CONTEXT.run_id)
+    result = with_settled_files(validate_batch(result, CONTEXT), batch, CONTEXT)
     rows = result.tables["source_files"]
     SourceFiles.validate(rows.to_pandas())
     uris, outcomes = (rows.column(name).to_pylist() for name in ("source_uri", "settled_as"))
@@ -150,3 +150,39 @@ def test_read_unchanged_and_retry_quarantined_read_files_again(tmp_path, ingest)
     retry = ingest(sources=[str(inbox)], warehouse=str(warehouse), retry_quarantined=True)
     assert retry.files_unread == 5, "the landed files stay unread"
     assert retry.files_quarantined == 1, "the quarantined file is read and checked again"
+
+
+def test_a_repeat_of_content_that_validation_quarantined_is_not_recorded(tmp_path):
+    """Both paths share content; validation quarantines the article of the first. The second
+    path was skipped as a repeat, so neither landed nor quarantined: read it next run."""
+    import pyarrow as pa
+
+    from schemas.arrow import arrow_schema
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    seed = sorted(SEEDS.iterdir())[0]
+    for name in ("a.txt", "b.txt"):
+        shutil.copy(seed, inbox / name)
+    first, second = list_sources([inbox]).batch(0, 2)
+    result = process_batch([first, second], RULES, Settings(), CONTEXT)
+    assert result.tables["articles"].num_rows == 1
+    assert result.skipped == [(second.source_uri, "content already landed")]
+    digest = result.tables["articles"].column("content_sha256")[0].as_py()
+    row = dict.fromkeys(arrow_schema("quarantine").names)
+    row |= {
+        "source_uri": first.source_uri,
+        "content_sha256": digest,
+        "stage": "validate",
+        "check_name": "articles.title:str_length",
+        "error": "made to fail",
+        "run_id": CONTEXT.run_id,
+        "quarantined_at": CONTEXT.ingested_at,
+    }
+    result.tables["articles"] = result.tables["articles"].slice(0, 0)
+    result.tables["quarantine"] = pa.Table.from_pylist([row], schema=arrow_schema("quarantine"))
+
+    rows = with_settled_files(result, [first, second], CONTEXT).tables["source_files"].to_pylist()
+    assert [(row["source_uri"], row["settled_as"]) for row in rows] == [
+        (first.source_uri, "quarantined")
+    ]

@@ -38,7 +38,7 @@ def process_batch_task(
     started = time.perf_counter()
     result = process_batch(sources, rules, settings, context)
     processed = time.perf_counter()
-    result = with_settled_files(validate_batch(result, context), sources, context.run_id)
+    result = with_settled_files(validate_batch(result, context), sources, context)
     check_table_contract("source_files", result.tables["source_files"])
     validated = time.perf_counter()
     signed = sign_batch(result.tables["articles"], result.tables["paragraphs"])

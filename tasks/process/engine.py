@@ -277,23 +277,32 @@ def process_batch(
 
 
 def with_settled_files(
-    result: BatchResult, sources: Sequence[SourceFile], run_id: str
+    result: BatchResult, sources: Sequence[SourceFile], context: RunContext
 ) -> BatchResult:
     """The result with its `source_files` rows: each file read whose modification time was
-    listed, as landed or quarantined. Call it after validation, which may quarantine articles."""
+    listed and whose content lands (or landed before) or which is in quarantine. Call it after
+    validation, which may quarantine articles: a repeat of their content is not recorded, so
+    the next run reads it again."""
     quarantined = set(result.tables["quarantine"].column("source_uri").to_pylist())
     quarantined.update(uri for uri, why in result.skipped if why == ALREADY_QUARANTINED)
+    landing = set(result.tables["articles"].column("content_sha256").to_pylist())
     rows: dict[str, list] = {name: [] for name in arrow_schema("source_files").names}
     for source in sources:
         digest = result.digests.get(source.source_uri)
         if digest is None or source.modified_ns is None:
             continue
+        if source.source_uri in quarantined:
+            settled_as = "quarantined"
+        elif digest in landing or digest in context.landed_hashes:
+            settled_as = "landed"
+        else:
+            continue
         rows["source_uri"].append(source.source_uri)
         rows["size_bytes"].append(source.size_bytes)
         rows["modified_ns"].append(source.modified_ns)
         rows["content_sha256"].append(digest)
-        rows["settled_as"].append("quarantined" if source.source_uri in quarantined else "landed")
-        rows["run_id"].append(run_id)
+        rows["settled_as"].append(settled_as)
+        rows["run_id"].append(context.run_id)
     result.tables["source_files"] = pa.Table.from_pydict(rows, schema=arrow_schema("source_files"))
     result.digests = {}
     return result
